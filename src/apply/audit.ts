@@ -1,0 +1,79 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { hostname, userInfo } from "node:os";
+import { join } from "node:path";
+import type { Plan } from "../plan/plan-schema.js";
+import { VERSION } from "../version.js";
+import type { ItemResult } from "./execute-plan.js";
+
+export interface AuditInput {
+  readonly mode: "dry-run" | "apply";
+  readonly command: string;
+  readonly plan: Plan;
+  readonly results: readonly ItemResult[];
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  /** Options as given, already free of secrets. */
+  readonly configuration: Record<string, unknown>;
+  readonly error?: string;
+}
+
+/**
+ * Writes one audit record per run (dry runs too) as
+ * `<dir>/<UTC timestamp>_<dry-run|apply>_<registry>_<n>_manifests.json`. It carries no
+ * credential: only the configuration the caller passes, which is redacted before it gets here.
+ */
+export async function writeAudit(dir: string, input: AuditInput): Promise<string> {
+  const { plan, results } = input;
+  const resultOf = new Map(results.map((r) => [`${r.repository}@${r.digest}`, r]));
+  const counts = { deleted: 0, "already-gone": 0, skipped: 0, failed: 0 };
+  for (const r of results) counts[r.status]++;
+  const attempted = results.length;
+  const record = {
+    audit: { schema: "regsweep.audit/v1", toolVersion: VERSION },
+    execution: {
+      command: input.command,
+      mode: input.mode,
+      startedAt: input.startedAt.toISOString(),
+      finishedAt: input.finishedAt.toISOString(),
+      durationMs: input.finishedAt.getTime() - input.startedAt.getTime(),
+      user: safeUser(),
+      host: hostname(),
+      platform: `${process.platform}/${process.arch}`,
+      node: process.version,
+      ...(input.error ? { error: input.error } : {}),
+    },
+    configuration: input.configuration,
+    registry: plan.registry,
+    summary: { ...plan.summary, ...counts, successRate: attempted ? (counts.deleted + counts["already-gone"]) / attempted : null },
+    manifests: plan.delete.map((d) => ({
+      ...d,
+      ageDays: d.created ? Math.floor((input.startedAt.getTime() - Date.parse(d.created)) / 86_400_000) : null,
+      result: resultOf.get(`${d.repository}@${d.digest}`) ?? { status: input.mode === "dry-run" ? "dry-run" : "not-attempted" },
+    })),
+    inUse: plan.keep.filter((k) => k.reasons.some((r) => r.rule === "in-use")),
+    warnings: plan.warnings,
+  };
+  await mkdir(dir, { recursive: true });
+  const stamp = input.startedAt.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const registry = plan.registry.replace(/[^a-zA-Z0-9.-]+/g, "_");
+  const base = join(dir, `${stamp}_${input.mode}_${registry}_${plan.delete.length}_manifests`);
+  const text = `${JSON.stringify(record, null, 2)}\n`;
+  // Two runs in the same second must never overwrite each other's record.
+  for (let n = 0; ; n++) {
+    const path = n === 0 ? `${base}.json` : `${base}_${n}.json`;
+    try {
+      await writeFile(path, text, { flag: "wx" });
+      return path;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || n > 100) throw error;
+    }
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? "unknown";
+  }
+}

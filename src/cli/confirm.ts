@@ -1,0 +1,21 @@
+import { createInterface } from "node:readline/promises";
+import { UsageError } from "../registry/registry-url.js";
+
+/**
+ * Deleting needs --yes, or a person at a terminal who types DELETE. Without a terminal and
+ * without --yes we refuse (exit 2) rather than hang or guess.
+ */
+export async function confirmDeletion(summary: string, yes: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new UsageError("refusing to delete without --yes: no terminal to confirm at");
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    process.stderr.write(`${summary}\n`);
+    const answer = await rl.question("Type DELETE to delete these manifests: ");
+    return answer.trim() === "DELETE";
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,84 @@
+import { Command, CommanderError } from "commander";
+import { ZodError } from "zod";
+import { FilterError } from "../policy/filter.js";
+import { UsageError } from "../registry/registry-url.js";
+import { RegistryError } from "../registry/types.js";
+import { UsageSourceError } from "../usage/usage.js";
+import { VERSION } from "../version.js";
+import { type ApplyFlags, runApply } from "./apply-command.js";
+import { addSelectionOptions, type PurgeFlags, runPurge } from "./purge-command.js";
+import { addRegistryOptions } from "./registry-options.js";
+import { runScan, type ScanFlags } from "./scan-command.js";
+
+export const ExitCode = { ok: 0, failure: 1, usage: 2, usageSource: 3 } as const;
+
+function program(setCode: (code: number) => void): Command {
+  const cli = new Command("regsweep")
+    .description("Reclaims registry space without breaking a running workload: deletes only what nothing uses, and says why.")
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError();
+
+  addRegistryOptions(cli.command("scan").description("inventory: repositories, manifests, tags, bytes, oldest/newest"))
+    .option("--filter <repo:tag>", "only repositories matching REPO_REGEX (repeatable)", (v: string, p: string[] = []) => [...p, v])
+    .option("--format <format>", "text or json", "text")
+    .action(async (flags: ScanFlags) => setCode(await runScan(flags)));
+
+  addSelectionOptions(cli.command("plan").description("decide what to delete and why; never deletes"), false).action(
+    async (flags: PurgeFlags) => setCode(await runPurge(flags, "plan")),
+  );
+
+  addSelectionOptions(
+    cli.command("purge").description("acr purge, plus in-use protection: dry run unless --apply"),
+    true,
+  )
+    .option("--dry-run", "only show the plan (the default)")
+    .option("--apply", "delete what the plan lists")
+    .option("--yes", "do not ask for confirmation")
+    .action(async (flags: PurgeFlags) => setCode(await runPurge(flags, "purge")));
+
+  addRegistryOptions(cli.command("apply").description("execute a reviewed plan").argument("<plan.json>"))
+    .option("--yes", "do not ask for confirmation")
+    .option("--audit-dir <dir>", "where audit records go", "audits")
+    .action(async (planPath: string, flags: ApplyFlags) => setCode(await runApply(planPath, flags)));
+
+  return cli;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage/config, 3 usage source failed. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code: number = ExitCode.ok;
+  try {
+    await program((c) => {
+      code = c;
+    }).parseAsync([...argv]);
+    return code;
+  } catch (error) {
+    return report(error);
+  }
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Help and version are successes; everything else commander rejects is bad usage.
+    return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version"
+      ? ExitCode.ok
+      : ExitCode.usage;
+  }
+  if (error instanceof UsageError || error instanceof FilterError) {
+    process.stderr.write(`regsweep: ${error.message}\n`);
+    return ExitCode.usage;
+  }
+  if (error instanceof UsageSourceError) {
+    process.stderr.write(`regsweep: ${error.message}\nNothing was deleted: every required usage source must load.\n`);
+    return ExitCode.usageSource;
+  }
+  if (error instanceof RegistryError || error instanceof ZodError) {
+    process.stderr.write(`regsweep: ${error.message}\n`);
+    return ExitCode.failure;
+  }
+  const e = error as Error;
+  process.stderr.write(`regsweep: ${e?.message ?? String(error)}\n`);
+  if (process.env.REGSWEEP_DEBUG) process.stderr.write(`${e?.stack ?? ""}\n`);
+  return ExitCode.failure;
+}

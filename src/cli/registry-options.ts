@@ -1,0 +1,69 @@
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { OciLayoutRegistry } from "../registry/oci-layout.js";
+import { ContentCache, defaultCacheDir } from "../registry/content-cache.js";
+import { DistributionRegistry } from "../registry/distribution.js";
+import { parseRegistryUrl, UsageError } from "../registry/registry-url.js";
+import { HttpTransport } from "../registry/transport.js";
+import type { Registry } from "../registry/types.js";
+
+export interface RegistryFlags {
+  registry?: string;
+  insecure?: boolean;
+  caFile?: string;
+  concurrency: number;
+  rps?: number;
+  cacheDir?: string;
+  cache: boolean;
+  username?: string;
+  passwordStdin?: boolean;
+}
+
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} takes a whole number`);
+    return n;
+  };
+}
+
+/** The flags every command that talks to a registry accepts. */
+export function addRegistryOptions(cmd: Command): Command {
+  return cmd
+    .option("--registry <url>", "registry: https://host[:port], http://127.0.0.1:PORT, or oci:DIR (an OCI image layout tree)")
+    .option("--insecure", "allow plain http and unverified TLS")
+    .option("--ca-file <pem>", "trust this CA certificate besides the system ones")
+    .addOption(new Option("--concurrency <n>", "requests in flight at once").default(8).argParser(positiveInt("--concurrency")))
+    .addOption(new Option("--rps <n>", "at most this many requests per second").argParser(positiveInt("--rps")))
+    .option("--cache-dir <dir>", "where immutable manifests and configs are cached (default ~/.cache/regsweep)")
+    .option("--no-cache", "do not read or write the on-disk cache")
+    .addOption(new Option("--username <user>", "registry user name").env("REGSWEEP_USERNAME"))
+    .option("--password-stdin", "read the registry password (or token) from standard input");
+}
+
+export interface OpenedRegistry {
+  readonly registry: Registry;
+  readonly cache: ContentCache;
+  readonly transport?: HttpTransport;
+  close(): Promise<void>;
+}
+
+export async function openRegistry(flags: RegistryFlags, readStdin: () => Promise<string>): Promise<OpenedRegistry> {
+  if (!flags.registry) throw new UsageError("--registry is required (e.g. --registry https://myregistry.example.com)");
+  const cache = new ContentCache(flags.cache ? (flags.cacheDir ?? defaultCacheDir()) : undefined);
+  if (flags.registry.startsWith("oci:")) {
+    const registry = new OciLayoutRegistry(flags.registry.slice("oci:".length));
+    return { registry, cache, close: async () => {} };
+  }
+  const location = parseRegistryUrl(flags.registry, flags.insecure ?? false);
+  const transport = new HttpTransport({
+    insecure: flags.insecure ?? false,
+    ...(flags.caFile ? { caFile: flags.caFile } : {}),
+    concurrency: Math.max(1, flags.concurrency),
+    ...(flags.rps ? { rps: flags.rps } : {}),
+  });
+  const password = flags.passwordStdin ? (await readStdin()).replace(/\r?\n$/, "") : process.env.REGSWEEP_PASSWORD;
+  if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
+  const credentials = flags.username && password !== undefined ? { username: flags.username, password } : undefined;
+  const registry = new DistributionRegistry(location, transport, credentials);
+  return { registry, cache, transport, close: () => transport.close() };
+}

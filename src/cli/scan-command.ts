@@ -1,0 +1,75 @@
+import { scanRegistry } from "../inventory/scan.js";
+import type { Inventory } from "../inventory/graph.js";
+import { parseFilter, repositorySelected } from "../policy/filter.js";
+import { formatBytes } from "../report/format-bytes.js";
+import { openRegistry, type RegistryFlags } from "./registry-options.js";
+import { readStdinOnce } from "./stdin.js";
+
+export interface ScanFlags extends RegistryFlags {
+  filter?: string[];
+  format: "text" | "json";
+}
+
+export interface RepositorySummary {
+  readonly repository: string;
+  readonly manifests: number;
+  readonly tags: number;
+  readonly untagged: number;
+  /** Distinct blob bytes (manifests, configs, layers) held by the repository. */
+  readonly bytes: number;
+  readonly oldest: string | null;
+  readonly newest: string | null;
+}
+
+export function summariseInventory(inventory: Inventory): RepositorySummary[] {
+  return inventory.repositories.map((repo) => {
+    const blobs = new Map<string, number>();
+    for (const m of repo.manifests) {
+      blobs.set(m.digest, m.manifestSize);
+      for (const b of m.blobs) blobs.set(b.digest, b.size);
+    }
+    const times = repo.manifests.map((m) => m.created).filter((c): c is string => c !== undefined).sort();
+    return {
+      repository: repo.name,
+      manifests: repo.manifests.length,
+      tags: repo.manifests.reduce((s, m) => s + m.tags.length, 0),
+      untagged: repo.manifests.filter((m) => m.tags.length === 0).length,
+      bytes: [...blobs.values()].reduce((s, n) => s + n, 0),
+      oldest: times[0] ?? null,
+      newest: times.at(-1) ?? null,
+    };
+  });
+}
+
+export async function runScan(flags: ScanFlags): Promise<number> {
+  const filters = (flags.filter ?? []).map(parseFilter);
+  const opened = await openRegistry(flags, readStdinOnce);
+  try {
+    const inventory = await scanRegistry(opened.registry, {
+      cache: opened.cache,
+      ...(filters.length ? { includeRepository: (n: string) => repositorySelected(filters, n) } : {}),
+    });
+    const repositories = summariseInventory(inventory);
+    const requests = opened.transport?.stats.requests;
+    if (flags.format === "json") {
+      process.stdout.write(
+        `${JSON.stringify({ registry: inventory.registry, scannedAt: inventory.scannedAt, listsUntagged: inventory.listsUntagged, repositories, ...(requests !== undefined ? { requests } : {}) }, null, 2)}\n`,
+      );
+      return 0;
+    }
+    const lines = [`${inventory.registry}: ${repositories.length} repositories`];
+    lines.push(`${"repository".padEnd(32)} ${"manifests".padStart(9)} ${"tags".padStart(6)} ${"bytes".padStart(10)}  oldest      newest`);
+    for (const r of repositories) {
+      lines.push(
+        `${r.repository.padEnd(32)} ${String(r.manifests).padStart(9)} ${String(r.tags).padStart(6)} ${formatBytes(r.bytes).padStart(10)}  ${(r.oldest ?? "-").slice(0, 10).padEnd(10)}  ${(r.newest ?? "-").slice(0, 10)}`,
+      );
+    }
+    const total = repositories.reduce((s, r) => s + r.manifests, 0);
+    lines.push(`${total} manifests${requests !== undefined ? `, ${requests} requests` : ""}`);
+    if (!inventory.listsUntagged) lines.push("note: this registry cannot list untagged manifests; only tagged images, index children and referrers are counted");
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return 0;
+  } finally {
+    await opened.close();
+  }
+}

@@ -1,0 +1,46 @@
+import type { Digest } from "../oci/digest.js";
+
+/** Where a manifest's age came from, in order of preference. */
+export type AgeSource = "registry" | "config" | "child" | "unknown";
+
+export interface BlobRef {
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+export interface ManifestNode {
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly artifactType?: string;
+  readonly tags: readonly string[];
+  /** Size of the manifest body itself (it is stored as a blob too). */
+  readonly manifestSize: number;
+  /** Config and layers of an image manifest; empty for an index. */
+  readonly blobs: readonly BlobRef[];
+  /** Manifests an index lists (images or nested indexes). */
+  readonly children: readonly Digest[];
+  /** The manifest this one refers to: its `subject` field, or the digest named by a cosign-style tag. */
+  readonly subject?: Digest;
+  /** ISO time, absent when unknown. */
+  readonly created?: string;
+  readonly ageSource: AgeSource;
+  /** `os/arch[/variant]` for a child listed with a platform. */
+  readonly platform?: string;
+  /** Manifest + config + layers; for an index, its own body plus its children's sizes. */
+  readonly sizeBytes: number;
+  /** ACR lock: deleteEnabled false or writeEnabled false. */
+  readonly locked?: boolean;
+}
+
+export interface RepositoryInventory {
+  readonly name: string;
+  readonly manifests: readonly ManifestNode[];
+}
+
+export interface Inventory {
+  /** Host references use for this registry. */
+  readonly registry: string;
+  readonly listsUntagged: boolean;
+  readonly scannedAt: string;
+  readonly repositories: readonly RepositoryInventory[];
+}

@@ -1,0 +1,220 @@
+import PQueue from "p-queue";
+import { type Digest, subjectOfReferrerTag } from "../oci/digest.js";
+import { configCreated, type Descriptor, type Manifest, parseManifest } from "../oci/manifest.js";
+import { isImageConfigMediaType } from "../oci/media-types.js";
+import type { ContentCache } from "../registry/content-cache.js";
+import type { RegistryReader } from "../registry/types.js";
+import type { AgeSource, Inventory, ManifestNode, RepositoryInventory } from "./graph.js";
+
+export interface ScanOptions {
+  readonly cache: ContentCache;
+  /** Only repositories this accepts are scanned in depth. */
+  readonly includeRepository?: (name: string) => boolean;
+  /** Repositories scanned at once; requests are limited by the transport anyway. */
+  readonly repositoryConcurrency?: number;
+  readonly onManifest?: () => void;
+  readonly now?: () => Date;
+}
+
+/** Configs bigger than this are not worth a download for one timestamp. */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+export async function scanRegistry(registry: RegistryReader, options: ScanOptions): Promise<Inventory> {
+  const queue = new PQueue({ concurrency: options.repositoryConcurrency ?? 4 });
+  const pending: Promise<RepositoryInventory>[] = [];
+  for await (const name of registry.repositories()) {
+    if (options.includeRepository && !options.includeRepository(name)) continue;
+    pending.push(queue.add(() => scanRepository(registry, name, options)));
+  }
+  const repositories = (await Promise.all(pending)).sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    registry: registry.host,
+    listsUntagged: registry.listsUntagged,
+    scannedAt: (options.now?.() ?? new Date()).toISOString(),
+    repositories,
+  };
+}
+
+interface Loaded {
+  readonly manifest: Manifest;
+  readonly size: number;
+}
+
+/** Reads one repository: every tag, the manifests they reach, index children and referrers. */
+export async function scanRepository(
+  registry: RegistryReader,
+  repository: string,
+  options: ScanOptions,
+): Promise<RepositoryInventory> {
+  const { cache } = options;
+  const hints = await cache.tagHints(registry.host, repository);
+  const tagDigests = new Map<string, Digest>();
+  const manifests = new Map<Digest, Promise<Loaded>>();
+  const nodes = new Map<Digest, Promise<ManifestNode>>();
+  const platforms = new Map<Digest, string>();
+
+  const loadManifest = (digest: Digest, fetched?: Buffer): Promise<Loaded> => {
+    let p = manifests.get(digest);
+    if (!p) {
+      p = (async () => {
+        let body = fetched ?? (await cache.get(digest));
+        if (!body) {
+          const res = await registry.getManifest(repository, digest);
+          if (!res) throw new Error(`${repository}@${digest} is listed but the registry has no such manifest`);
+          body = res.body;
+          await cache.put(digest, body);
+        } else if (fetched) {
+          await cache.put(digest, body);
+        }
+        return { manifest: parseManifest(body), size: body.byteLength };
+      })();
+      manifests.set(digest, p);
+    }
+    return p;
+  };
+
+  const configTime = async (config: Descriptor): Promise<Date | undefined> => {
+    if (!isImageConfigMediaType(config.mediaType) || config.size > MAX_CONFIG_BYTES) return undefined;
+    let body = await cache.get(config.digest);
+    if (!body) {
+      body = await registry.getBlob(repository, config.digest);
+      await cache.put(config.digest, body);
+    }
+    return configCreated(body);
+  };
+
+  const loadNode = (digest: Digest): Promise<ManifestNode> => {
+    let p = nodes.get(digest);
+    if (!p) {
+      p = (async () => {
+        const { manifest, size } = await loadManifest(digest);
+        options.onManifest?.();
+        if (manifest.kind === "image") {
+          const created = await configTime(manifest.config);
+          const blobs = [manifest.config, ...manifest.layers].map((d) => ({ digest: d.digest, size: d.size }));
+          return node(digest, manifest, size, {
+            blobs,
+            children: [],
+            created,
+            ageSource: created ? "config" : "unknown",
+            sizeBytes: size + blobs.reduce((sum, b) => sum + b.size, 0),
+          });
+        }
+        for (const child of manifest.manifests) {
+          if (child.platform) {
+            const { os, architecture, variant } = child.platform;
+            platforms.set(child.digest, [os, architecture, variant].filter(Boolean).join("/"));
+          }
+        }
+        const children = await Promise.all(manifest.manifests.map((d) => loadNode(d.digest)));
+        const newest = children
+          .map((c) => c.created)
+          .filter((c): c is string => c !== undefined)
+          .sort()
+          .at(-1);
+        return node(digest, manifest, size, {
+          blobs: [],
+          children: manifest.manifests.map((d) => d.digest),
+          created: newest ? new Date(newest) : undefined,
+          ageSource: newest ? "child" : "unknown",
+          sizeBytes: size + children.reduce((sum, c) => sum + c.sizeBytes, 0),
+        });
+      })();
+      nodes.set(digest, p);
+    }
+    return p;
+  };
+
+  const resolveTag = async (tag: string): Promise<void> => {
+    if (hints.has(tag)) {
+      const head = await registry.headManifest(repository, tag);
+      if (!head) return; // deleted since the tag list was read
+      tagDigests.set(tag, head.digest);
+      await loadNode(head.digest);
+      return;
+    }
+    const res = await registry.getManifest(repository, tag);
+    if (!res) return;
+    tagDigests.set(tag, res.digest);
+    await loadManifest(res.digest, res.body);
+    await loadNode(res.digest);
+  };
+
+  const tagWork: Promise<void>[] = [];
+  for await (const tag of registry.tags(repository)) tagWork.push(resolveTag(tag));
+  const untaggedWork: Promise<ManifestNode>[] = [];
+  for await (const digest of registry.untagged(repository)) untaggedWork.push(loadNode(digest));
+  await Promise.all([...tagWork, ...untaggedWork]);
+
+  await discoverReferrers(registry, repository, nodes, loadNode);
+
+  const tagsOf = new Map<Digest, string[]>();
+  for (const [tag, digest] of tagDigests) tagsOf.set(digest, [...(tagsOf.get(digest) ?? []), tag]);
+  const all = await Promise.all(nodes.values());
+  await cache.saveTagHints(registry.host, repository, tagDigests);
+
+  return {
+    name: repository,
+    manifests: all
+      .map((n) => {
+        const tags = (tagsOf.get(n.digest) ?? []).sort();
+        const subject = n.subject ?? tags.map((t) => subjectOfReferrerTag(t)?.subject).find(Boolean);
+        const platform = platforms.get(n.digest);
+        return { ...n, tags, ...(subject ? { subject } : {}), ...(platform ? { platform } : {}) };
+      })
+      .sort((a, b) => a.digest.localeCompare(b.digest)),
+  };
+}
+
+/**
+ * Where the registry has the referrers API, asks it for every manifest's referrers (repeatedly,
+ * since referrers can have referrers). Without it, referrers are found through their
+ * `sha256-<hex>` tags, which the tag list already brought in.
+ */
+async function discoverReferrers(
+  registry: RegistryReader,
+  repository: string,
+  nodes: Map<Digest, Promise<ManifestNode>>,
+  loadNode: (digest: Digest) => Promise<ManifestNode>,
+): Promise<void> {
+  const asked = new Set<Digest>();
+  for (;;) {
+    const todo = [...nodes.keys()].filter((d) => !asked.has(d));
+    if (todo.length === 0) return;
+    // Probe with one subject first: on a registry without the API that is the only request spent.
+    const [first, ...rest] = todo;
+    if (first === undefined) return;
+    asked.add(first);
+    const firstFound = await registry.referrers(repository, first);
+    if (firstFound === undefined) return;
+    const found = [firstFound, ...(await Promise.all(rest.map((d) => (asked.add(d), registry.referrers(repository, d)))))];
+    await Promise.all(found.flatMap((descs) => (descs ?? []).map((d) => loadNode(d.digest))));
+  }
+}
+
+function node(
+  digest: Digest,
+  manifest: Manifest,
+  manifestSize: number,
+  rest: {
+    blobs: ManifestNode["blobs"];
+    children: readonly Digest[];
+    created: Date | undefined;
+    ageSource: AgeSource;
+    sizeBytes: number;
+  },
+): ManifestNode {
+  return {
+    digest,
+    mediaType: manifest.mediaType,
+    ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
+    tags: [],
+    manifestSize,
+    blobs: rest.blobs,
+    children: rest.children,
+    ...(manifest.subject ? { subject: manifest.subject.digest } : {}),
+    ...(rest.created ? { created: rest.created.toISOString() } : {}),
+    ageSource: rest.ageSource,
+    sizeBytes: rest.sizeBytes,
+  };
+}

@@ -1,0 +1,84 @@
+import { z } from "zod";
+import { type Digest, isDigest } from "./digest.js";
+import { isIndexMediaType, MediaType } from "./media-types.js";
+
+const digestSchema = z.string().refine(isDigest, "not a sha256 digest").transform((d) => d as Digest);
+
+const descriptorSchema = z.object({
+  mediaType: z.string(),
+  digest: digestSchema,
+  size: z.number().int().nonnegative(),
+  artifactType: z.string().optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  platform: z
+    .object({ architecture: z.string(), os: z.string(), variant: z.string().optional() })
+    .passthrough()
+    .optional(),
+});
+export type Descriptor = z.infer<typeof descriptorSchema>;
+
+const rawManifestSchema = z.object({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().optional(),
+  artifactType: z.string().optional(),
+  config: descriptorSchema.optional(),
+  layers: z.array(descriptorSchema).optional(),
+  manifests: z.array(descriptorSchema).optional(),
+  subject: descriptorSchema.optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+export interface ImageManifest {
+  readonly kind: "image";
+  readonly mediaType: string;
+  readonly artifactType?: string;
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
+  readonly subject?: Descriptor;
+}
+
+export interface IndexManifest {
+  readonly kind: "index";
+  readonly mediaType: string;
+  readonly artifactType?: string;
+  readonly manifests: readonly Descriptor[];
+  readonly subject?: Descriptor;
+}
+
+export type Manifest = ImageManifest | IndexManifest;
+
+/**
+ * Parses a manifest body. The media type comes from the body when present, else from the
+ * Content-Type the registry sent (Docker schema 2 bodies always carry it; OCI ones may not).
+ */
+export function parseManifest(body: Uint8Array | string, contentType?: string): Manifest {
+  const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
+  const raw = rawManifestSchema.parse(JSON.parse(text));
+  const mediaType =
+    raw.mediaType ?? contentType ?? (raw.manifests ? MediaType.ociIndex : MediaType.ociManifest);
+  const extra = {
+    ...(raw.artifactType ? { artifactType: raw.artifactType } : {}),
+    ...(raw.subject ? { subject: raw.subject } : {}),
+  };
+  if (isIndexMediaType(mediaType) || (raw.manifests && !raw.config)) {
+    return { kind: "index", mediaType, manifests: raw.manifests ?? [], ...extra };
+  }
+  if (!raw.config) throw new Error(`manifest of type ${mediaType} has no config`);
+  return { kind: "image", mediaType, config: raw.config, layers: raw.layers ?? [], ...extra };
+}
+
+const configSchema = z.object({ created: z.string().optional() }).passthrough();
+
+/** The image config's `created` time; zero or unparsable times (cosign writes year 1) count as unknown. */
+export function configCreated(body: Uint8Array | string): Date | undefined {
+  try {
+    const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
+    const created = configSchema.parse(JSON.parse(text)).created;
+    if (!created) return undefined;
+    const date = new Date(created);
+    if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1971) return undefined;
+    return date;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,86 @@
+import type { Inventory, ManifestNode } from "../inventory/graph.js";
+import type { Digest } from "../oci/digest.js";
+import type { PurgePolicy } from "../policy/purge-policy.js";
+import { decideRepository } from "../policy/purge-policy.js";
+import type { Decision } from "../policy/reasons.js";
+import type { Resolution } from "../usage/resolve.js";
+import { deletionOrder } from "./deletion-order.js";
+import type { DeleteEntry, KeepEntry, Plan } from "./plan-schema.js";
+import { reclaimableBytes } from "./reclaimable.js";
+
+export interface PlanInput {
+  readonly inventory: Inventory;
+  readonly policy: PurgePolicy;
+  readonly resolution: Resolution;
+  readonly now: Date;
+  readonly options: Plan["options"];
+}
+
+/** Turns an inventory, the in-use references and a policy into a plan. Pure. */
+export function buildPlan(input: PlanInput): Plan {
+  const { inventory, policy, resolution, now } = input;
+  const deleted: { repository: string; node: ManifestNode; decision: Decision }[] = [];
+  const kept: { repository: string; node: ManifestNode; decision: Decision }[] = [];
+  const deleteEntries: DeleteEntry[] = [];
+  for (const repo of inventory.repositories) {
+    const decisions = decideRepository(repo, policy, resolution.inUse.get(repo.name) ?? new Map(), now);
+    const nodes = new Map(repo.manifests.map((n) => [n.digest, n]));
+    const toDelete: ManifestNode[] = [];
+    for (const node of repo.manifests) {
+      const decision = decisions.get(node.digest) as Decision;
+      (decision.action === "delete" ? deleted : kept).push({ repository: repo.name, node, decision });
+      if (decision.action === "delete") toDelete.push(node);
+    }
+    for (const digest of deletionOrder(toDelete)) {
+      const node = nodes.get(digest) as ManifestNode;
+      deleteEntries.push({
+        ...entry(repo.name, node),
+        reasons: [...(decisions.get(digest) as Decision).reasons],
+        ...(node.children.length > 0 ? { children: [...node.children] } : {}),
+        ...(node.subject ? { subject: node.subject } : {}),
+      });
+    }
+  }
+  const keepEntries: KeepEntry[] = kept.map(({ repository, node, decision }) => ({
+    ...entry(repository, node),
+    reasons: [...decision.reasons],
+  }));
+  const warnings = [...resolution.warnings];
+  if (policy.untagged && !inventory.listsUntagged) {
+    warnings.push(
+      `registry ${inventory.registry} cannot list untagged manifests (the distribution API has no such call): --untagged reached only index children and referrers`,
+    );
+  }
+  return {
+    version: 1,
+    registry: inventory.registry,
+    createdAt: now.toISOString(),
+    options: input.options,
+    summary: {
+      repositories: inventory.repositories.length,
+      manifests: deleted.length + kept.length,
+      delete: deleted.length,
+      keep: kept.length,
+      inUse: kept.filter((k) => k.decision.reasons.some((r) => r.rule === "in-use")).length,
+      reclaimableBytes: reclaimableBytes(
+        deleted.map((d) => d.node),
+        kept.map((k) => k.node),
+      ),
+    },
+    delete: deleteEntries,
+    keep: keepEntries,
+    warnings,
+  };
+}
+
+function entry(repository: string, node: ManifestNode) {
+  return {
+    repository,
+    digest: node.digest as Digest,
+    tags: [...node.tags],
+    mediaType: node.mediaType,
+    created: node.created ?? null,
+    ageSource: node.ageSource,
+    sizeBytes: node.sizeBytes,
+  };
+}

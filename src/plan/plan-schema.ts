@@ -1,0 +1,64 @@
+import { z } from "zod";
+import { isDigest } from "../oci/digest.js";
+
+const digest = z.string().refine(isDigest, "not a sha256 digest");
+
+export const reasonSchema = z.object({
+  rule: z.string(),
+  detail: z.string(),
+  source: z.string().optional(),
+});
+
+export const deleteEntrySchema = z.object({
+  repository: z.string(),
+  digest,
+  tags: z.array(z.string()),
+  mediaType: z.string(),
+  created: z.string().nullable(),
+  ageSource: z.enum(["registry", "config", "child", "unknown"]),
+  sizeBytes: z.number().int().nonnegative(),
+  reasons: z.array(reasonSchema).min(1),
+  /** Index children and referral subject, so apply can hold back what depends on a skipped item. */
+  children: z.array(digest).optional(),
+  subject: digest.optional(),
+});
+
+export const keepEntrySchema = z.object({
+  repository: z.string(),
+  digest,
+  tags: z.array(z.string()),
+  mediaType: z.string(),
+  created: z.string().nullable(),
+  ageSource: z.enum(["registry", "config", "child", "unknown"]),
+  sizeBytes: z.number().int().nonnegative(),
+  reasons: z.array(reasonSchema).min(1),
+});
+
+/** Plan JSON, version 1: the artefact a human reviews and `apply` executes. */
+export const planSchema = z.object({
+  version: z.literal(1),
+  registry: z.string(),
+  createdAt: z.string(),
+  options: z.object({
+    filters: z.array(z.string()),
+    ago: z.string().nullable(),
+    keep: z.number().int().nonnegative().nullable(),
+    untagged: z.boolean(),
+  }),
+  summary: z.object({
+    repositories: z.number().int().nonnegative(),
+    manifests: z.number().int().nonnegative(),
+    delete: z.number().int().nonnegative(),
+    keep: z.number().int().nonnegative(),
+    inUse: z.number().int().nonnegative(),
+    reclaimableBytes: z.number().int().nonnegative(),
+  }),
+  /** In deletion order: referrers before their subject, an index before its children. */
+  delete: z.array(deleteEntrySchema),
+  keep: z.array(keepEntrySchema),
+  warnings: z.array(z.string()),
+});
+
+export type Plan = z.infer<typeof planSchema>;
+export type DeleteEntry = z.infer<typeof deleteEntrySchema>;
+export type KeepEntry = z.infer<typeof keepEntrySchema>;

@@ -1,0 +1,191 @@
+import type { ManifestNode, RepositoryInventory } from "../inventory/graph.js";
+import type { Digest } from "../oci/digest.js";
+import type { Usage } from "../usage/usage.js";
+import type { Filter } from "./filter.js";
+import type { Decision, DeleteRule, KeepRule, Reason } from "./reasons.js";
+
+export interface PurgePolicy {
+  readonly filters: readonly Filter[];
+  /** Only manifests older than this are deleted; absent or 0: any age. */
+  readonly agoMs?: number;
+  /** Of the manifests that would otherwise be deleted, keep the newest N distinct digests. */
+  readonly keep?: number;
+  /** Untagged top-level manifests are candidates too. */
+  readonly untagged: boolean;
+}
+
+type Selection =
+  | { readonly selected: true; readonly reasons: Reason<DeleteRule>[] }
+  | { readonly selected: false; readonly reason: Reason<KeepRule> };
+
+/**
+ * Decides keep or delete for every manifest of one repository. Pure: the same inputs give the
+ * same decisions. Protections (in use, locked, and everything they reach through indexes and
+ * referrers) are applied last and no rule overrides them.
+ */
+export function decideRepository(
+  repo: RepositoryInventory,
+  policy: PurgePolicy,
+  inUse: ReadonlyMap<Digest, readonly Usage[]>,
+  now: Date,
+): Map<Digest, Decision> {
+  const nodes = new Map(repo.manifests.map((n) => [n.digest, n]));
+  const parents = new Map<Digest, Digest[]>();
+  const referrers = new Map<Digest, Digest[]>();
+  for (const n of repo.manifests) {
+    for (const c of n.children) if (nodes.has(c)) parents.set(c, [...(parents.get(c) ?? []), n.digest]);
+    if (n.subject && nodes.has(n.subject) && n.subject !== n.digest) {
+      referrers.set(n.subject, [...(referrers.get(n.subject) ?? []), n.digest]);
+    }
+  }
+  const keep = new Map<Digest, Reason<KeepRule>[]>();
+  const addKeep = (digest: Digest, reason: Reason<KeepRule>) => keep.set(digest, [...(keep.get(digest) ?? []), reason]);
+
+  // Protections first, so that --keep counts only what would really go.
+  for (const [digest, usages] of inUse) {
+    if (!nodes.has(digest)) continue;
+    for (const u of usages) addKeep(digest, { rule: "in-use", detail: `used as ${u.raw}`, source: u.source });
+    // Runtimes report the platform child as often as the index: every index above it stays.
+    for (const index of ancestors(digest, parents)) {
+      addKeep(index, { rule: "index-of-in-use-child", detail: `lists ${short(digest)}, which is in use` });
+    }
+  }
+  for (const n of repo.manifests) {
+    if (n.locked) addKeep(n.digest, { rule: "locked", detail: "the registry marks it locked (delete disabled)" });
+  }
+
+  const selected = new Map<Digest, Reason<DeleteRule>[]>();
+  for (const n of repo.manifests) {
+    if (isFollower(n, nodes, parents)) continue;
+    const s = select(n, repo.name, nodes, policy, now);
+    if (s.selected) selected.set(n.digest, s.reasons);
+    else addKeep(n.digest, s.reason);
+  }
+
+  if (policy.keep && policy.keep > 0) {
+    // As in acr purge, --keep counts tagged images; referrers never take a slot (they follow their subject).
+    const countable = [...selected.keys()]
+      .map((d) => nodes.get(d) as ManifestNode)
+      .filter((n) => !keep.has(n.digest) && !n.subject && n.tags.length > 0)
+      .sort(newestFirst);
+    for (const n of countable.slice(0, policy.keep)) {
+      addKeep(n.digest, {
+        rule: "keep-newest",
+        detail: `one of the ${policy.keep} newest of ${countable.length} tagged images otherwise deleted`,
+      });
+    }
+  }
+
+  // What is kept keeps what it needs: an index its children, a subject its referrers.
+  const queue = [...keep.keys()];
+  for (let digest = queue.pop(); digest !== undefined; digest = queue.pop()) {
+    const n = nodes.get(digest);
+    if (!n) continue;
+    for (const child of n.children) {
+      if (!nodes.has(child)) continue;
+      const fresh = !keep.has(child);
+      addKeep(child, { rule: "child-of-kept-index", detail: `listed by kept index ${short(digest)}` });
+      if (fresh) queue.push(child);
+    }
+    for (const r of referrers.get(digest) ?? []) {
+      const fresh = !keep.has(r);
+      addKeep(r, { rule: "referrer-of-kept-subject", detail: `refers to kept ${short(digest)}` });
+      if (fresh) queue.push(r);
+    }
+  }
+
+  const decisions = new Map<Digest, Decision>();
+  for (const n of repo.manifests) {
+    const kept = keep.get(n.digest);
+    if (kept) {
+      decisions.set(n.digest, { action: "keep", reasons: kept });
+      continue;
+    }
+    const own = selected.get(n.digest);
+    const followed: Reason<DeleteRule>[] = [];
+    if (n.subject && nodes.has(n.subject)) {
+      followed.push({ rule: "referrer-of-deleted-subject", detail: `its subject ${short(n.subject)} is deleted` });
+    }
+    if ((parents.get(n.digest) ?? []).length > 0) {
+      followed.push({ rule: "child-of-deleted-index", detail: "every index listing it is deleted" });
+    }
+    decisions.set(n.digest, { action: "delete", reasons: [...(own ?? []), ...followed] });
+  }
+  return decisions;
+}
+
+/** Children without tags and referrers of a present subject have no decision of their own. */
+function isFollower(n: ManifestNode, nodes: ReadonlyMap<Digest, ManifestNode>, parents: ReadonlyMap<Digest, Digest[]>) {
+  if (n.subject && nodes.has(n.subject)) return true;
+  return n.tags.length === 0 && (parents.get(n.digest) ?? []).length > 0;
+}
+
+function select(
+  n: ManifestNode,
+  repository: string,
+  nodes: ReadonlyMap<Digest, ManifestNode>,
+  policy: PurgePolicy,
+  now: Date,
+): Selection {
+  const filters = policy.filters.filter((f) => f.repository.test(repository));
+  if (filters.length === 0) {
+    return { selected: false, reason: { rule: "repository-not-selected", detail: "no --filter matches this repository" } };
+  }
+  const reasons: Reason<DeleteRule>[] = [];
+  if (n.tags.length > 0) {
+    // Deleting a manifest removes every tag on it, so every tag must be selected.
+    const unmatched = n.tags.filter((t) => !filters.some((f) => f.tag.test(t)));
+    if (unmatched.length > 0) {
+      return {
+        selected: false,
+        reason: { rule: "tag-not-matched", detail: `tag ${unmatched.join(", ")} does not match the filter` },
+      };
+    }
+    reasons.push({ rule: "tags-matched", detail: `tag ${n.tags.join(", ")} matches ${filters.map((f) => f.text).join(" or ")}` });
+  } else {
+    if (!policy.untagged) {
+      return { selected: false, reason: { rule: "untagged-not-selected", detail: "untagged; pass --untagged to purge untagged manifests" } };
+    }
+    reasons.push({ rule: "untagged", detail: "untagged manifest (--untagged)" });
+  }
+  if (policy.agoMs && policy.agoMs > 0) {
+    if (!n.created) {
+      return { selected: false, reason: { rule: "age-unknown", detail: "no creation time known, so never older than --ago" } };
+    }
+    const age = now.getTime() - Date.parse(n.created);
+    if (age <= policy.agoMs) {
+      return { selected: false, reason: { rule: "too-recent", detail: `created ${n.created}, not older than --ago` } };
+    }
+    reasons.push({ rule: "older-than", detail: `created ${n.created} (${n.ageSource}), ${days(age)} days ago` });
+  }
+  if (n.subject && !nodes.has(n.subject)) {
+    reasons.push({ rule: "orphan-referrer", detail: `its subject ${short(n.subject)} no longer exists` });
+  }
+  return { selected: true, reasons };
+}
+
+function ancestors(digest: Digest, parents: ReadonlyMap<Digest, Digest[]>): Set<Digest> {
+  const found = new Set<Digest>();
+  const stack = [...(parents.get(digest) ?? [])];
+  for (let d = stack.pop(); d !== undefined; d = stack.pop()) {
+    if (found.has(d)) continue;
+    found.add(d);
+    stack.push(...(parents.get(d) ?? []));
+  }
+  return found;
+}
+
+/** Unknown ages count as newest, so that doubt keeps an image rather than deleting it. */
+function newestFirst(a: ManifestNode, b: ManifestNode): number {
+  const ta = a.created ? Date.parse(a.created) : Number.POSITIVE_INFINITY;
+  const tb = b.created ? Date.parse(b.created) : Number.POSITIVE_INFINITY;
+  return tb - ta || a.digest.localeCompare(b.digest);
+}
+
+function days(ms: number): number {
+  return Math.floor(ms / 86_400_000);
+}
+
+export function short(digest: string): string {
+  return digest.slice(0, 19);
+}

@@ -1,0 +1,33 @@
+/** Why a manifest is kept. */
+export type KeepRule =
+  | "in-use"
+  | "index-of-in-use-child"
+  | "child-of-kept-index"
+  | "referrer-of-kept-subject"
+  | "locked"
+  | "repository-not-selected"
+  | "tag-not-matched"
+  | "untagged-not-selected"
+  | "too-recent"
+  | "age-unknown"
+  | "keep-newest";
+
+/** Why a manifest is deleted; every deleted manifest has at least one. */
+export type DeleteRule =
+  | "tags-matched"
+  | "untagged"
+  | "older-than"
+  | "orphan-referrer"
+  | "child-of-deleted-index"
+  | "referrer-of-deleted-subject";
+
+export interface Reason<R extends string = KeepRule | DeleteRule> {
+  readonly rule: R;
+  readonly detail: string;
+  /** The usage source, for in-use reasons. */
+  readonly source?: string;
+}
+
+export type Decision =
+  | { readonly action: "keep"; readonly reasons: readonly Reason<KeepRule>[] }
+  | { readonly action: "delete"; readonly reasons: readonly Reason<DeleteRule>[] };

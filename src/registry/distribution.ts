@@ -1,0 +1,266 @@
+import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
+import { type Descriptor, parseManifest } from "../oci/manifest.js";
+import { MANIFEST_ACCEPT } from "../oci/media-types.js";
+import { Authenticator, type Credentials } from "./auth.js";
+import type { RegistryLocation } from "./registry-url.js";
+import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.js";
+import {
+  type DeleteOutcome,
+  type ManifestHead,
+  type ManifestResponse,
+  type Registry,
+  RegistryError,
+} from "./types.js";
+
+const PAGE_SIZE = 1000;
+const MAX_REDIRECTS = 5;
+
+/** A client for the OCI distribution API (distribution, Harbor, GHCR, GAR, ECR, ACR, Zot …). */
+export class DistributionRegistry implements Registry {
+  readonly host: string;
+  readonly listsUntagged = false;
+  private readonly auth: Authenticator;
+  private referrersApi: boolean | undefined;
+
+  constructor(
+    private readonly location: RegistryLocation,
+    private readonly transport: HttpTransport,
+    credentials?: Credentials,
+  ) {
+    this.host = location.host;
+    this.auth = new Authenticator(transport, credentials);
+  }
+
+  /** `GET /v2/`: proves the registry answers and our credentials are accepted. */
+  async ping(): Promise<void> {
+    const res = await this.send({ method: "GET", url: this.url("/v2/") }, "");
+    this.expect(res, [200], "GET /v2/");
+  }
+
+  async *repositories(): AsyncIterable<string> {
+    yield* this.paged(`/v2/_catalog?n=${PAGE_SIZE}`, "registry:catalog:*", (json) => {
+      return (json as { repositories?: string[] | null }).repositories ?? [];
+    });
+  }
+
+  async *tags(repository: string): AsyncIterable<string> {
+    // An emptied repository answers `"tags": null`; one never pushed answers 404.
+    try {
+      yield* this.paged(`/v2/${repository}/tags/list?n=${PAGE_SIZE}`, pullScope(repository), (json) => {
+        return (json as { tags?: string[] | null }).tags ?? [];
+      });
+    } catch (error) {
+      if (error instanceof RegistryError && error.status === 404) return;
+      throw error;
+    }
+  }
+
+  // biome-ignore lint/correctness/useYield: plain distribution cannot list untagged manifests
+  async *untagged(): AsyncIterable<Digest> {}
+
+  async headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
+    const res = await this.send(
+      { method: "HEAD", url: this.url(`/v2/${repository}/manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT } },
+      pullScope(repository),
+    );
+    if (res.status === 404) return undefined;
+    this.expect(res, [200], `HEAD ${repository}:${reference}`);
+    const digest = res.headers["docker-content-digest"];
+    if (!digest || !isDigest(digest)) {
+      const full = await this.getManifest(repository, reference);
+      return full && { digest: full.digest, mediaType: full.mediaType };
+    }
+    return { digest, mediaType: contentType(res) ?? "" };
+  }
+
+  async getManifest(repository: string, reference: string): Promise<ManifestResponse | undefined> {
+    const res = await this.send(
+      { method: "GET", url: this.url(`/v2/${repository}/manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT } },
+      pullScope(repository),
+    );
+    if (res.status === 404) return undefined;
+    this.expect(res, [200], `GET manifest ${repository}:${reference}`);
+    const computed = sha256Digest(res.body);
+    if (isDigest(reference) && computed !== reference) {
+      throw new RegistryError(`manifest ${repository}@${reference} arrived with digest ${computed}`, 200, "http");
+    }
+    const mediaType = contentType(res) ?? parseManifest(res.body).mediaType;
+    return { digest: computed, mediaType, body: res.body };
+  }
+
+  async getBlob(repository: string, digest: Digest): Promise<Buffer> {
+    let url = this.url(`/v2/${repository}/blobs/${digest}`);
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const sameOrigin = new URL(url).origin === this.location.baseUrl;
+      const req: HttpRequest = { method: "GET", url };
+      // Redirects to storage (S3, CDN) carry their own signature and must not get our token.
+      const res = sameOrigin ? await this.send(req, pullScope(repository)) : await this.transport.send(req);
+      const location = res.headers.location;
+      if (res.status >= 300 && res.status < 400 && location) {
+        url = new URL(location, url).toString();
+        continue;
+      }
+      this.expect(res, [200], `GET blob ${repository}@${digest}`);
+      if (sha256Digest(res.body) !== digest) {
+        throw new RegistryError(`blob ${repository}@${digest} arrived with another digest`, 200, "http");
+      }
+      return res.body;
+    }
+    throw new RegistryError(`GET blob ${repository}@${digest}: too many redirects`, undefined, "http");
+  }
+
+  async referrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined> {
+    if (this.referrersApi === false) return undefined;
+    const found: Descriptor[] = [];
+    try {
+      for await (const d of this.paged(`/v2/${repository}/referrers/${subject}`, pullScope(repository), (json) => {
+        return parseManifest(JSON.stringify(json)).kind === "index"
+          ? ((json as { manifests?: Descriptor[] }).manifests ?? [])
+          : [];
+      })) {
+        found.push(d);
+      }
+    } catch (error) {
+      // The spec forbids 404 from a registry that has the API, so 404 means "use the tag schema".
+      if (error instanceof RegistryError && (error.status === 404 || error.status === 405)) {
+        this.referrersApi = false;
+        return undefined;
+      }
+      throw error;
+    }
+    this.referrersApi = true;
+    return found;
+  }
+
+  async hasBlob(repository: string, digest: Digest): Promise<boolean> {
+    const res = await this.send({ method: "HEAD", url: this.url(`/v2/${repository}/blobs/${digest}`) }, pullScope(repository));
+    return res.status === 200 || res.status === 307;
+  }
+
+  async putBlob(repository: string, digest: Digest, bytes: Uint8Array): Promise<void> {
+    const scope = `repository:${repository}:pull,push`;
+    const start = await this.send({ method: "POST", url: this.url(`/v2/${repository}/blobs/uploads/`) }, scope);
+    this.expect(start, [202], `start upload to ${repository}`);
+    const location = start.headers.location;
+    if (!location) throw new RegistryError(`upload to ${repository}: registry sent no Location`, 202, "http");
+    const put = new URL(location, this.location.baseUrl);
+    put.searchParams.set("digest", digest);
+    const res = await this.send(
+      {
+        method: "PUT",
+        url: put.toString(),
+        headers: { "content-type": "application/octet-stream", "content-length": String(bytes.byteLength) },
+        body: bytes,
+      },
+      scope,
+    );
+    this.expect(res, [201], `upload ${digest} to ${repository}`);
+  }
+
+  async putManifest(repository: string, reference: string, mediaType: string, body: Uint8Array): Promise<Digest> {
+    const res = await this.send(
+      {
+        method: "PUT",
+        url: this.url(`/v2/${repository}/manifests/${reference}`),
+        headers: { "content-type": mediaType },
+        body,
+      },
+      `repository:${repository}:pull,push`,
+    );
+    this.expect(res, [201], `PUT manifest ${repository}:${reference}`);
+    return sha256Digest(body);
+  }
+
+  async deleteManifest(repository: string, digest: Digest): Promise<DeleteOutcome> {
+    const res = await this.send(
+      { method: "DELETE", url: this.url(`/v2/${repository}/manifests/${digest}`) },
+      `repository:${repository}:delete`,
+    );
+    if (res.status === 202 || res.status === 200) return "deleted";
+    if (res.status === 404) return "not-found";
+    if (res.status === 405 || (res.status === 400 && /UNSUPPORTED|unsupported/.test(res.body.toString()))) {
+      throw new RegistryError(
+        `registry ${this.host} refuses deletes (HTTP ${res.status}). For CNCF distribution set storage.delete.enabled: true (or REGISTRY_STORAGE_DELETE_ENABLED=true); for Harbor, ACR, ECR or GHCR check the repository's immutability and lock settings.`,
+        res.status,
+        "deletes-disabled",
+      );
+    }
+    this.expect(res, [202], `DELETE ${repository}@${digest}`);
+    return "deleted";
+  }
+
+  private url(path: string): string {
+    return `${this.location.baseUrl}${path}`;
+  }
+
+  private async send(req: HttpRequest, scope: string): Promise<HttpResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const authorization = await this.auth.header(scope);
+      const res = await this.transport.send({
+        ...req,
+        headers: { ...req.headers, ...(authorization ? { authorization } : {}) },
+      });
+      if (res.status !== 401 || attempt >= 2) return res;
+      if (!(await this.auth.onUnauthorized(res.headers["www-authenticate"], scope))) return res;
+    }
+  }
+
+  private async *paged<T>(first: string, scope: string, items: (json: unknown) => T[]): AsyncIterable<T> {
+    let next: string | undefined = first;
+    const seen = new Set<string>();
+    while (next && !seen.has(next)) {
+      seen.add(next);
+      const res = await this.send({ method: "GET", url: this.url(next) }, scope);
+      this.expect(res, [200], `GET ${next.split("?")[0]}`);
+      yield* items(JSON.parse(res.body.toString("utf8")));
+      next = nextLink(res.headers.link, this.location.baseUrl);
+    }
+  }
+
+  private expect(res: HttpResponse, ok: number[], what: string): void {
+    if (ok.includes(res.status)) return;
+    const detail = registryErrorDetail(res.body);
+    if (res.status === 401) {
+      throw new RegistryError(
+        `${what} on ${this.host}: 401 Unauthorized${detail} — pass --username and --password-stdin, or check the credentials`,
+        401,
+        "unauthorized",
+      );
+    }
+    if (res.status === 403) {
+      throw new RegistryError(`${what} on ${this.host}: 403 Forbidden${detail} — the credentials lack this permission`, 403, "denied");
+    }
+    throw new RegistryError(`${what} on ${this.host}: HTTP ${res.status}${detail}`, res.status, "http");
+  }
+}
+
+function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}
+
+function contentType(res: HttpResponse): string | undefined {
+  return res.headers["content-type"]?.split(";")[0]?.trim() || undefined;
+}
+
+/** The path+query of a `Link: <…>; rel="next"` header, made relative to the registry. */
+export function nextLink(link: string | undefined, baseUrl: string): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(/,(?=\s*<)/)) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
+    if (m?.[1]) {
+      const url = new URL(m[1], baseUrl);
+      return `${url.pathname}${url.search}`;
+    }
+  }
+  return undefined;
+}
+
+function registryErrorDetail(body: Buffer): string {
+  try {
+    const json = JSON.parse(body.toString("utf8")) as { errors?: { code?: string; message?: string }[] };
+    const first = json.errors?.[0];
+    return first ? ` (${first.code ?? ""}${first.message ? `: ${first.message}` : ""})` : "";
+  } catch {
+    return "";
+  }
+}

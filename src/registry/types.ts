@@ -1,0 +1,52 @@
+import type { Digest } from "../oci/digest.js";
+import type { Descriptor } from "../oci/manifest.js";
+
+export interface ManifestHead {
+  readonly digest: Digest;
+  readonly mediaType: string;
+}
+
+export interface ManifestResponse extends ManifestHead {
+  readonly body: Buffer;
+}
+
+/** What a scan needs from any registry flavour (distribution API, OCI layout directory, ACR). */
+export interface RegistryReader {
+  /** The name references use for this registry (lowercase host[:port]), e.g. `myacr.azurecr.io`. */
+  readonly host: string;
+  /** True where untagged top-level manifests can be listed (OCI layout, ACR); plain distribution cannot. */
+  readonly listsUntagged: boolean;
+  repositories(): AsyncIterable<string>;
+  tags(repository: string): AsyncIterable<string>;
+  /** Untagged top-level manifests, where listsUntagged. */
+  untagged(repository: string): AsyncIterable<Digest>;
+  /** undefined when the manifest does not exist. */
+  headManifest(repository: string, reference: string): Promise<ManifestHead | undefined>;
+  getManifest(repository: string, reference: string): Promise<ManifestResponse | undefined>;
+  getBlob(repository: string, digest: Digest): Promise<Buffer>;
+  /** Referrers of a subject; undefined when the registry has no referrers API (use the tag fallback). */
+  referrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined>;
+}
+
+export type DeleteOutcome = "deleted" | "not-found";
+
+export interface RegistryWriter {
+  hasBlob(repository: string, digest: Digest): Promise<boolean>;
+  putBlob(repository: string, digest: Digest, bytes: Uint8Array): Promise<void>;
+  putManifest(repository: string, reference: string, mediaType: string, body: Uint8Array): Promise<Digest>;
+  deleteManifest(repository: string, digest: Digest): Promise<DeleteOutcome>;
+}
+
+export type Registry = RegistryReader & RegistryWriter;
+
+/** Thrown for answers that a retry cannot fix, carrying what a user needs to act on it. */
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly code?: "unauthorized" | "denied" | "deletes-disabled" | "unsupported" | "http",
+  ) {
+    super(message);
+    this.name = "RegistryError";
+  }
+}

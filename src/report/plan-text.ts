@@ -1,0 +1,45 @@
+import type { DeleteEntry, KeepEntry, Plan } from "../plan/plan-schema.js";
+import { short } from "../policy/purge-policy.js";
+import { formatBytes } from "./format-bytes.js";
+
+/** The human-readable plan: per repository what goes, what stays and why, and the totals. */
+export function formatPlanText(plan: Plan, now: Date): string {
+  const lines: string[] = [];
+  const o = plan.options;
+  lines.push(`regsweep plan for ${plan.registry} (${plan.createdAt})`);
+  lines.push(
+    `filters: ${o.filters.join(" ") || "(none)"}   ago: ${o.ago ?? "any"}   keep: ${o.keep ?? 0}   untagged: ${o.untagged ? "yes" : "no"}`,
+  );
+  const repos = new Map<string, { del: DeleteEntry[]; keep: KeepEntry[] }>();
+  const group = (name: string) => {
+    let g = repos.get(name);
+    if (!g) repos.set(name, (g = { del: [], keep: [] }));
+    return g;
+  };
+  for (const d of plan.delete) group(d.repository).del.push(d);
+  for (const k of plan.keep) group(k.repository).keep.push(k);
+  for (const [name, g] of [...repos].sort((a, b) => a[0].localeCompare(b[0]))) {
+    lines.push("");
+    const bytes = g.del.reduce((s, d) => s + d.sizeBytes, 0);
+    lines.push(`${name}: delete ${g.del.length}, keep ${g.keep.length}${g.del.length ? ` (${formatBytes(bytes)} listed)` : ""}`);
+    for (const d of g.del) lines.push(`  DELETE ${row(d, now)}  ${d.reasons.map((r) => r.detail).join("; ")}`);
+    for (const k of g.keep) lines.push(`  KEEP   ${row(k, now)}  ${k.reasons.map(keepReason).join("; ")}`);
+  }
+  const s = plan.summary;
+  lines.push("");
+  lines.push(
+    `Summary: ${s.manifests} manifests in ${s.repositories} repositories; delete ${s.delete}, keep ${s.keep} (${s.inUse} in use); reclaimable ${formatBytes(s.reclaimableBytes)} (blobs no kept manifest shares)`,
+  );
+  for (const w of plan.warnings) lines.push(`warning: ${w}`);
+  return `${lines.join("\n")}\n`;
+}
+
+function row(e: DeleteEntry | KeepEntry, now: Date): string {
+  const tags = e.tags.length ? e.tags.join(",") : "<untagged>";
+  const age = e.created ? `${Math.floor((now.getTime() - Date.parse(e.created)) / 86_400_000)}d` : "age?";
+  return `${short(e.digest)} ${tags.padEnd(16)} ${age.padStart(5)} ${formatBytes(e.sizeBytes).padStart(9)}`;
+}
+
+function keepReason(r: { rule: string; detail: string; source?: string }): string {
+  return r.source ? `${r.rule}: ${r.detail} (${r.source})` : `${r.rule}: ${r.detail}`;
+}

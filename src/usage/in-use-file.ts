@@ -1,0 +1,48 @@
+import { readFile } from "node:fs/promises";
+import { UsageError } from "../registry/registry-url.js";
+import { parseReference, ReferenceError } from "./reference.js";
+import type { Usage, UsageSource } from "./usage.js";
+
+/**
+ * Parses a reference list: one image reference per line, `#` starts a comment, blank lines are
+ * skipped. A line that is not a reference is a usage error naming its line, never a silent skip:
+ * a skipped line would leave an in-use image unprotected.
+ */
+export function parseInUseList(text: string, label: string): Usage[] {
+  const usages: Usage[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    const raw = line.replace(/#.*$/, "").trim();
+    if (!raw) return;
+    try {
+      usages.push({ reference: parseReference(raw), raw, source: `in-use-file ${label}:${i + 1}` });
+    } catch (error) {
+      const why = error instanceof ReferenceError ? error.message : String(error);
+      throw new UsageError(`${label} line ${i + 1}: not an image reference: ${why}`);
+    }
+  });
+  return usages;
+}
+
+/** `--in-use-file FILE` (or `-` for standard input). */
+export function inUseFileSource(path: string, readStdin: () => Promise<string> = readAll): UsageSource {
+  const label = path === "-" ? "<stdin>" : path;
+  return {
+    name: `in-use-file ${label}`,
+    optional: false,
+    async load() {
+      let text: string;
+      try {
+        text = path === "-" ? await readStdin() : await readFile(path, "utf8");
+      } catch (error) {
+        throw new UsageError(`--in-use-file ${label}: ${(error as Error).message}`);
+      }
+      return parseInUseList(text, label);
+    },
+  };
+}
+
+async function readAll(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}

@@ -1,0 +1,29 @@
+import { UsageError } from "../registry/registry-url.js";
+import { type Usage, type UsageSource, UsageSourceError } from "./usage.js";
+
+/**
+ * Loads every source. A required source that fails makes the whole run fail closed (exit 3);
+ * an optional one is reported and skipped. Usage errors (a bad file, a bad line) stay exit 2.
+ */
+export async function loadUsages(
+  sources: readonly UsageSource[],
+  warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+): Promise<Usage[]> {
+  const loaded = await Promise.allSettled(sources.map((s) => s.load()));
+  const usages: Usage[] = [];
+  loaded.forEach((result, i) => {
+    const source = sources[i] as UsageSource;
+    if (result.status === "fulfilled") {
+      usages.push(...result.value);
+      return;
+    }
+    const error = result.reason as Error;
+    if (error instanceof UsageError || error instanceof UsageSourceError) {
+      if (!source.optional) throw error;
+    } else if (!source.optional) {
+      throw new UsageSourceError(source.name, error.message, { cause: error });
+    }
+    warn(`optional usage source ${source.name} failed and is ignored: ${error.message}`);
+  });
+  return usages;
+}

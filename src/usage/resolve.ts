@@ -1,0 +1,55 @@
+import type { Inventory } from "../inventory/graph.js";
+import type { Digest } from "../oci/digest.js";
+import { canonicalHost } from "../registry/registry-url.js";
+import { formatReference } from "./reference.js";
+import type { Usage } from "./usage.js";
+
+/** In-use digests per repository, each with who uses it. */
+export type InUseIndex = ReadonlyMap<string, ReadonlyMap<Digest, readonly Usage[]>>;
+
+export interface Resolution {
+  readonly inUse: InUseIndex;
+  /** References to this registry that could not be tied to a manifest (a workload that will fail to pull). */
+  readonly warnings: readonly string[];
+  /** How many references named other registries and were set aside. */
+  readonly otherRegistries: number;
+}
+
+/**
+ * Ties references to digests, using the tag map the scan read (that is, at plan time). Hosts are
+ * compared exactly after canonicalisation, never by substring: `notmyacr.azurecr.io` is not
+ * `myacr.azurecr.io`. A repository outside the scan cannot lose anything, so it is not resolved.
+ */
+export function resolveUsages(
+  inventory: Inventory,
+  usages: readonly Usage[],
+  aliases: readonly string[] = [],
+): Resolution {
+  const hosts = new Set([inventory.registry, ...aliases].map(canonicalHost));
+  const byRepository = new Map(inventory.repositories.map((r) => [r.name, r]));
+  const inUse = new Map<string, Map<Digest, Usage[]>>();
+  const warnings: string[] = [];
+  let otherRegistries = 0;
+  const add = (repository: string, digest: Digest, usage: Usage) => {
+    let repo = inUse.get(repository);
+    if (!repo) inUse.set(repository, (repo = new Map()));
+    repo.set(digest, [...(repo.get(digest) ?? []), usage]);
+  };
+  for (const usage of usages) {
+    const ref = usage.reference;
+    if (!hosts.has(canonicalHost(ref.host))) {
+      otherRegistries++;
+      continue;
+    }
+    if (ref.digest) {
+      add(ref.repository, ref.digest, usage);
+      continue;
+    }
+    const repo = byRepository.get(ref.repository);
+    if (!repo) continue;
+    const target = repo.manifests.find((m) => ref.tag !== undefined && m.tags.includes(ref.tag));
+    if (target) add(ref.repository, target.digest, usage);
+    else warnings.push(`${formatReference(ref)} (${usage.source}) names a tag the registry does not have: that workload cannot pull it`);
+  }
+  return { inUse, warnings, otherRegistries };
+}

@@ -1,0 +1,30 @@
+import type { ImageReference } from "./reference.js";
+
+/** One place an image is used, as a source found it. */
+export interface Usage {
+  readonly reference: ImageReference;
+  /** The reference as written where it was found. */
+  readonly raw: string;
+  /** Who uses it, e.g. `in-use-file in-use.txt:3` or `kubernetes prod/payments/deploy/api`. */
+  readonly source: string;
+}
+
+/** A configured source of in-use references (a file, a cluster, a cloud API). */
+export interface UsageSource {
+  readonly name: string;
+  /** Optional sources may fail without stopping the run; required ones fail it closed. */
+  readonly optional: boolean;
+  load(): Promise<readonly Usage[]>;
+}
+
+/** A required usage source could not be read: nothing may be deleted (exit 3). */
+export class UsageSourceError extends Error {
+  override name = "UsageSourceError";
+  constructor(
+    readonly source: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`usage source ${source} failed: ${message}`, options);
+  }
+}

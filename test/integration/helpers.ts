@@ -1,0 +1,59 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { DistributionRegistry } from "../../src/registry/distribution.js";
+import { parseRegistryUrl } from "../../src/registry/registry-url.js";
+import { HttpTransport, type TransportOptions } from "../../src/registry/transport.js";
+import type { Credentials } from "../../src/registry/auth.js";
+
+const BIN = resolve(import.meta.dirname, "../../bin/regsweep.js");
+
+/** A repository name no other test uses, so suites can share one registry. */
+export function uniqueRepo(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString("hex")}`;
+}
+
+export function connect(url: string, options: TransportOptions = {}, credentials?: Credentials) {
+  const transport = new HttpTransport({ insecure: true, concurrency: 8, ...options });
+  return { registry: new DistributionRegistry(parseRegistryUrl(url, true), transport, credentials), transport };
+}
+
+export async function tempDir(prefix = "regsweep-test-"): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built CLI as a user's script would: a separate process, no TTY. */
+export function runCli(args: readonly string[], options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.stdin ?? "");
+  });
+}
+
+export async function readAudits(dir: string): Promise<{ name: string; text: string; json: Record<string, unknown> }[]> {
+  const names = (await readdir(dir)).sort();
+  return Promise.all(
+    names.map(async (name) => {
+      const text = await readFile(join(dir, name), "utf8");
+      return { name, text, json: JSON.parse(text) as Record<string, unknown> };
+    }),
+  );
+}

@@ -44,17 +44,28 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
     },
     configuration: input.configuration,
     registry: plan.registry,
-    summary: { ...plan.summary, ...counts, successRate: attempted ? (counts.deleted + counts["already-gone"]) / attempted : null },
+    summary: {
+      ...plan.summary,
+      ...counts,
+      successRate: attempted ? (counts.deleted + counts["already-gone"]) / attempted : null,
+    },
     manifests: plan.delete.map((d) => ({
       ...d,
-      ageDays: d.created ? Math.floor((input.startedAt.getTime() - Date.parse(d.created)) / 86_400_000) : null,
-      result: resultOf.get(`${d.repository}@${d.digest}`) ?? { status: input.mode === "dry-run" ? "dry-run" : "not-attempted" },
+      ageDays: d.created
+        ? Math.floor((input.startedAt.getTime() - Date.parse(d.created)) / 86_400_000)
+        : null,
+      result: resultOf.get(`${d.repository}@${d.digest}`) ?? {
+        status: input.mode === "dry-run" ? "dry-run" : "not-attempted",
+      },
     })),
     inUse: plan.keep.filter((k) => k.reasons.some((r) => r.rule === "in-use")),
     warnings: plan.warnings,
   };
   await mkdir(dir, { recursive: true });
-  const stamp = input.startedAt.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = input.startedAt
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   const registry = plan.registry.replace(/[^a-zA-Z0-9.-]+/g, "_");
   const base = join(dir, `${stamp}_${input.mode}_${registry}_${plan.delete.length}_manifests`);
   const text = `${JSON.stringify(record, null, 2)}\n`;

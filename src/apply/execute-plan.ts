@@ -26,7 +26,11 @@ export interface ExecuteOptions {
  * an index that stays, the subject of a referrer that stays). One failure never stops the rest;
  * a registry that refuses deletes altogether stops the run at once.
  */
-export async function executePlan(plan: Plan, registry: Registry, options: ExecuteOptions = {}): Promise<ItemResult[]> {
+export async function executePlan(
+  plan: Plan,
+  registry: Registry,
+  options: ExecuteOptions = {},
+): Promise<ItemResult[]> {
   const now = options.now ?? (() => new Date());
   const results: ItemResult[] = [];
   const record = (entry: DeleteEntry, status: ItemStatus, detail?: string) => {
@@ -64,7 +68,10 @@ export async function executePlan(plan: Plan, registry: Registry, options: Execu
               status = "skipped";
               detail = drift;
             } else {
-              status = (await registry.deleteManifest(entry.repository, entry.digest as Digest)) === "deleted" ? "deleted" : "already-gone";
+              status =
+                (await registry.deleteManifest(entry.repository, entry.digest as Digest)) === "deleted"
+                  ? "deleted"
+                  : "already-gone";
             }
           } catch (error) {
             if (error instanceof RegistryError && error.code === "deletes-disabled") {

@@ -21,7 +21,10 @@ export async function readPlan(path: string): Promise<Plan> {
   try {
     return planSchema.parse(JSON.parse(text));
   } catch (error) {
-    const why = error instanceof ZodError ? error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") : (error as Error).message;
+    const why =
+      error instanceof ZodError
+        ? error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")
+        : (error as Error).message;
     throw new UsageError(`${path} is not a regsweep plan (version 1): ${why}`);
   }
 }

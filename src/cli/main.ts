@@ -14,19 +14,28 @@ export const ExitCode = { ok: 0, failure: 1, usage: 2, usageSource: 3 } as const
 
 function program(setCode: (code: number) => void): Command {
   const cli = new Command("regsweep")
-    .description("Reclaims registry space without breaking a running workload: deletes only what nothing uses, and says why.")
+    .description(
+      "Reclaims registry space without breaking a running workload: deletes only what nothing uses, and says why.",
+    )
     .version(VERSION)
     .exitOverride()
     .showHelpAfterError();
 
-  addRegistryOptions(cli.command("scan").description("inventory: repositories, manifests, tags, bytes, oldest/newest"))
-    .option("--filter <repo:tag>", "only repositories matching REPO_REGEX (repeatable)", (v: string, p: string[] = []) => [...p, v])
+  addRegistryOptions(
+    cli.command("scan").description("inventory: repositories, manifests, tags, bytes, oldest/newest"),
+  )
+    .option(
+      "--filter <repo:tag>",
+      "only repositories matching REPO_REGEX (repeatable)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
     .option("--format <format>", "text or json", "text")
     .action(async (flags: ScanFlags) => setCode(await runScan(flags)));
 
-  addSelectionOptions(cli.command("plan").description("decide what to delete and why; never deletes"), false).action(
-    async (flags: PurgeFlags) => setCode(await runPurge(flags, "plan")),
-  );
+  addSelectionOptions(
+    cli.command("plan").description("decide what to delete and why; never deletes"),
+    false,
+  ).action(async (flags: PurgeFlags) => setCode(await runPurge(flags, "plan")));
 
   addSelectionOptions(
     cli.command("purge").description("acr purge, plus in-use protection: dry run unless --apply"),
@@ -61,7 +70,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 function report(error: unknown): number {
   if (error instanceof CommanderError) {
     // Help and version are successes; everything else commander rejects is bad usage.
-    return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version"
+    return error.exitCode === 0 ||
+      error.code === "commander.helpDisplayed" ||
+      error.code === "commander.version"
       ? ExitCode.ok
       : ExitCode.usage;
   }
@@ -70,7 +81,9 @@ function report(error: unknown): number {
     return ExitCode.usage;
   }
   if (error instanceof UsageSourceError) {
-    process.stderr.write(`regsweep: ${error.message}\nNothing was deleted: every required usage source must load.\n`);
+    process.stderr.write(
+      `regsweep: ${error.message}\nNothing was deleted: every required usage source must load.\n`,
+    );
     return ExitCode.usageSource;
   }
   if (error instanceof RegistryError || error instanceof ZodError) {

@@ -1,8 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { Option } from "commander";
-import { type ItemResult, executePlan } from "../apply/execute-plan.js";
 import { writeAudit } from "../apply/audit.js";
+import { executePlan, type ItemResult } from "../apply/execute-plan.js";
 import { scanRegistry } from "../inventory/scan.js";
 import { buildPlan } from "../plan/build-plan.js";
 import type { Plan } from "../plan/plan-schema.js";
@@ -12,8 +12,8 @@ import { UsageError } from "../registry/registry-url.js";
 import { formatBytes } from "../report/format-bytes.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { inUseFileSource } from "../usage/in-use-file.js";
-import { resolveUsages } from "../usage/resolve.js";
 import { loadUsages } from "../usage/load-usages.js";
+import { resolveUsages } from "../usage/resolve.js";
 import { confirmDeletion } from "./confirm.js";
 import { addRegistryOptions, openRegistry, positiveInt, type RegistryFlags } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
@@ -37,15 +37,33 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** Options shared by `plan` and `purge`: what to select and what protects. */
 export function addSelectionOptions(cmd: Command, filterRequired: boolean): Command {
-  const filter = new Option("--filter <repo:tag>", "REPO_REGEX:TAG_REGEX, repeatable (repository anchored, tag not)").argParser(collect);
+  const filter = new Option(
+    "--filter <repo:tag>",
+    "REPO_REGEX:TAG_REGEX, repeatable (repository anchored, tag not)",
+  ).argParser(collect);
   if (filterRequired) filter.makeOptionMandatory();
   return addRegistryOptions(cmd)
     .addOption(filter)
     .option("--ago <duration>", "only manifests older than this (30d, 1d12h, 90m); default any age")
-    .addOption(new Option("--keep <n>", "keep the newest N images (distinct digests) that would otherwise go").argParser(positiveInt("--keep")))
+    .addOption(
+      new Option(
+        "--keep <n>",
+        "keep the newest N images (distinct digests) that would otherwise go",
+      ).argParser(positiveInt("--keep")),
+    )
     .option("--untagged", "purge untagged manifests too")
-    .addOption(new Option("--in-use-file <file>", "image references in use, one per line (- for stdin); repeatable").argParser(collect))
-    .addOption(new Option("--registry-alias <host>", "another name references use for this registry; repeatable").argParser(collect))
+    .addOption(
+      new Option(
+        "--in-use-file <file>",
+        "image references in use, one per line (- for stdin); repeatable",
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        "--registry-alias <host>",
+        "another name references use for this registry; repeatable",
+      ).argParser(collect),
+    )
     .option("-o, --output <file>", "write the plan JSON here")
     .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
     .option("--audit-dir <dir>", "where audit records go", "audits");
@@ -54,7 +72,8 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
 export async function runPurge(flags: PurgeFlags, command: "plan" | "purge"): Promise<number> {
   const startedAt = new Date();
   if (flags.apply && flags.dryRun) throw new UsageError("--apply and --dry-run contradict each other");
-  if (command === "plan" && flags.apply) throw new UsageError("plan never deletes: use purge --apply or apply PLAN.json");
+  if (command === "plan" && flags.apply)
+    throw new UsageError("plan never deletes: use purge --apply or apply PLAN.json");
   if (flags.passwordStdin && flags.inUseFile?.includes("-")) {
     throw new UsageError("--password-stdin and --in-use-file - cannot both read standard input");
   }
@@ -91,19 +110,35 @@ export async function runPurge(flags: PurgeFlags, command: "plan" | "purge"): Pr
     if (flags.format === "json") process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
     else process.stdout.write(formatPlanText(plan, now));
     if (resolution.otherRegistries > 0) {
-      process.stderr.write(`note: ${resolution.otherRegistries} in-use references name other registries and were set aside\n`);
+      process.stderr.write(
+        `note: ${resolution.otherRegistries} in-use references name other registries and were set aside\n`,
+      );
     }
 
     const configuration = redactedConfiguration(flags, command);
     if (!flags.apply) {
       const audit = await writeAudit(flags.auditDir, {
-        mode: "dry-run", command, plan, results: [], startedAt, finishedAt: new Date(), configuration,
+        mode: "dry-run",
+        command,
+        plan,
+        results: [],
+        startedAt,
+        finishedAt: new Date(),
+        configuration,
       });
       process.stderr.write(`Dry run: nothing was deleted. Audit: ${audit}\n`);
-      if (command === "purge") process.stderr.write("Re-run with --apply --yes to delete what the plan lists.\n");
+      if (command === "purge")
+        process.stderr.write("Re-run with --apply --yes to delete what the plan lists.\n");
       return 0;
     }
-    return await applyPlan(plan, opened.registry, { yes: flags.yes ?? false, auditDir: flags.auditDir, configuration, command, startedAt, concurrency: flags.concurrency });
+    return await applyPlan(plan, opened.registry, {
+      yes: flags.yes ?? false,
+      auditDir: flags.auditDir,
+      configuration,
+      command,
+      startedAt,
+      concurrency: flags.concurrency,
+    });
   } finally {
     await opened.close();
   }
@@ -125,7 +160,15 @@ export async function applyPlan(
   settings: ApplySettings,
 ): Promise<number> {
   if (plan.delete.length === 0) {
-    await writeAudit(settings.auditDir, { mode: "apply", command: settings.command, plan, results: [], startedAt: settings.startedAt, finishedAt: new Date(), configuration: settings.configuration });
+    await writeAudit(settings.auditDir, {
+      mode: "apply",
+      command: settings.command,
+      plan,
+      results: [],
+      startedAt: settings.startedAt,
+      finishedAt: new Date(),
+      configuration: settings.configuration,
+    });
     process.stderr.write("Nothing to delete.\n");
     return 0;
   }
@@ -140,13 +183,22 @@ export async function applyPlan(
   try {
     results = await executePlan(plan, registry, {
       concurrency: settings.concurrency,
-      onResult: (r) => process.stderr.write(`${r.status.padEnd(12)} ${r.repository}@${r.digest}${r.detail ? `  ${r.detail}` : ""}\n`),
+      onResult: (r) =>
+        process.stderr.write(
+          `${r.status.padEnd(12)} ${r.repository}@${r.digest}${r.detail ? `  ${r.detail}` : ""}\n`,
+        ),
     });
   } catch (e) {
     error = e as Error;
   }
   const audit = await writeAudit(settings.auditDir, {
-    mode: "apply", command: settings.command, plan, results, startedAt: settings.startedAt, finishedAt: new Date(), configuration: settings.configuration,
+    mode: "apply",
+    command: settings.command,
+    plan,
+    results,
+    startedAt: settings.startedAt,
+    finishedAt: new Date(),
+    configuration: settings.configuration,
     ...(error ? { error: error.message } : {}),
   });
   const count = (s: ItemResult["status"]) => results.filter((r) => r.status === s).length;

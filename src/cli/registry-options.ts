@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { OciLayoutRegistry } from "../registry/oci-layout.js";
 import { ContentCache, defaultCacheDir } from "../registry/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
+import { OciLayoutRegistry } from "../registry/oci-layout.js";
 import { parseRegistryUrl, UsageError } from "../registry/registry-url.js";
 import { HttpTransport } from "../registry/transport.js";
 import type { Registry } from "../registry/types.js";
@@ -29,12 +29,24 @@ export function positiveInt(name: string) {
 /** The flags every command that talks to a registry accepts. */
 export function addRegistryOptions(cmd: Command): Command {
   return cmd
-    .option("--registry <url>", "registry: https://host[:port], http://127.0.0.1:PORT, or oci:DIR (an OCI image layout tree)")
+    .option(
+      "--registry <url>",
+      "registry: https://host[:port], http://127.0.0.1:PORT, or oci:DIR (an OCI image layout tree)",
+    )
     .option("--insecure", "allow plain http and unverified TLS")
     .option("--ca-file <pem>", "trust this CA certificate besides the system ones")
-    .addOption(new Option("--concurrency <n>", "requests in flight at once").default(8).argParser(positiveInt("--concurrency")))
-    .addOption(new Option("--rps <n>", "at most this many requests per second").argParser(positiveInt("--rps")))
-    .option("--cache-dir <dir>", "where immutable manifests and configs are cached (default ~/.cache/regsweep)")
+    .addOption(
+      new Option("--concurrency <n>", "requests in flight at once")
+        .default(8)
+        .argParser(positiveInt("--concurrency")),
+    )
+    .addOption(
+      new Option("--rps <n>", "at most this many requests per second").argParser(positiveInt("--rps")),
+    )
+    .option(
+      "--cache-dir <dir>",
+      "where immutable manifests and configs are cached (default ~/.cache/regsweep)",
+    )
     .option("--no-cache", "do not read or write the on-disk cache")
     .addOption(new Option("--username <user>", "registry user name").env("REGSWEEP_USERNAME"))
     .option("--password-stdin", "read the registry password (or token) from standard input");
@@ -47,8 +59,12 @@ export interface OpenedRegistry {
   close(): Promise<void>;
 }
 
-export async function openRegistry(flags: RegistryFlags, readStdin: () => Promise<string>): Promise<OpenedRegistry> {
-  if (!flags.registry) throw new UsageError("--registry is required (e.g. --registry https://myregistry.example.com)");
+export async function openRegistry(
+  flags: RegistryFlags,
+  readStdin: () => Promise<string>,
+): Promise<OpenedRegistry> {
+  if (!flags.registry)
+    throw new UsageError("--registry is required (e.g. --registry https://myregistry.example.com)");
   const cache = new ContentCache(flags.cache ? (flags.cacheDir ?? defaultCacheDir()) : undefined);
   if (flags.registry.startsWith("oci:")) {
     const registry = new OciLayoutRegistry(flags.registry.slice("oci:".length));
@@ -61,9 +77,12 @@ export async function openRegistry(flags: RegistryFlags, readStdin: () => Promis
     concurrency: Math.max(1, flags.concurrency),
     ...(flags.rps ? { rps: flags.rps } : {}),
   });
-  const password = flags.passwordStdin ? (await readStdin()).replace(/\r?\n$/, "") : process.env.REGSWEEP_PASSWORD;
+  const password = flags.passwordStdin
+    ? (await readStdin()).replace(/\r?\n$/, "")
+    : process.env.REGSWEEP_PASSWORD;
   if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
-  const credentials = flags.username && password !== undefined ? { username: flags.username, password } : undefined;
-  const registry = new DistributionRegistry(location, transport, credentials);
+  const credentials =
+    flags.username && password !== undefined ? { username: flags.username, password } : undefined;
+  const registry = new DistributionRegistry(location, transport, credentials ? { credentials } : {});
   return { registry, cache, transport, close: () => transport.close() };
 }

@@ -1,5 +1,5 @@
-import { scanRegistry } from "../inventory/scan.js";
 import type { Inventory } from "../inventory/graph.js";
+import { scanRegistry } from "../inventory/scan.js";
 import { parseFilter, repositorySelected } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
 import { openRegistry, type RegistryFlags } from "./registry-options.js";
@@ -28,7 +28,10 @@ export function summariseInventory(inventory: Inventory): RepositorySummary[] {
       blobs.set(m.digest, m.manifestSize);
       for (const b of m.blobs) blobs.set(b.digest, b.size);
     }
-    const times = repo.manifests.map((m) => m.created).filter((c): c is string => c !== undefined).sort();
+    const times = repo.manifests
+      .map((m) => m.created)
+      .filter((c): c is string => c !== undefined)
+      .sort();
     return {
       repository: repo.name,
       manifests: repo.manifests.length,
@@ -58,7 +61,9 @@ export async function runScan(flags: ScanFlags): Promise<number> {
       return 0;
     }
     const lines = [`${inventory.registry}: ${repositories.length} repositories`];
-    lines.push(`${"repository".padEnd(32)} ${"manifests".padStart(9)} ${"tags".padStart(6)} ${"bytes".padStart(10)}  oldest      newest`);
+    lines.push(
+      `${"repository".padEnd(32)} ${"manifests".padStart(9)} ${"tags".padStart(6)} ${"bytes".padStart(10)}  oldest      newest`,
+    );
     for (const r of repositories) {
       lines.push(
         `${r.repository.padEnd(32)} ${String(r.manifests).padStart(9)} ${String(r.tags).padStart(6)} ${formatBytes(r.bytes).padStart(10)}  ${(r.oldest ?? "-").slice(0, 10).padEnd(10)}  ${(r.newest ?? "-").slice(0, 10)}`,
@@ -66,7 +71,10 @@ export async function runScan(flags: ScanFlags): Promise<number> {
     }
     const total = repositories.reduce((s, r) => s + r.manifests, 0);
     lines.push(`${total} manifests${requests !== undefined ? `, ${requests} requests` : ""}`);
-    if (!inventory.listsUntagged) lines.push("note: this registry cannot list untagged manifests; only tagged images, index children and referrers are counted");
+    if (!inventory.listsUntagged)
+      lines.push(
+        "note: this registry cannot list untagged manifests; only tagged images, index children and referrers are counted",
+      );
     process.stdout.write(`${lines.join("\n")}\n`);
     return 0;
   } finally {

@@ -18,16 +18,24 @@ await writeFile(inUseFile, inUse);
 
 const argv = [
   "purge",
-  "--registry", `oci:${registryDir}`,
-  "--registry-alias", host,
-  "--filter", "shop/.*:.*",
-  "--ago", "30d",
-  "--keep", "1",
+  "--registry",
+  `oci:${registryDir}`,
+  "--registry-alias",
+  host,
+  "--filter",
+  "shop/.*:.*",
+  "--ago",
+  "30d",
+  "--keep",
+  "1",
   "--untagged",
-  "--in-use-file", inUseFile,
+  "--in-use-file",
+  inUseFile,
   "--no-cache",
-  "--audit-dir", join(root, "audits"),
-  "-o", join(root, "plan.json"),
+  "--audit-dir",
+  join(root, "audits"),
+  "-o",
+  join(root, "plan.json"),
 ];
 process.stderr.write(`$ regsweep ${argv.map((a) => (/[\s*:]/.test(a) ? `'${a}'` : a)).join(" ")}\n\n`);
 process.exitCode = await main(["node", "regsweep", ...argv]);

@@ -1,4 +1,10 @@
-import { buildCosignSignature, buildImage, buildIndex, buildReferrer, pushManifest } from "../fixtures/image-factory.js";
+import {
+  buildCosignSignature,
+  buildImage,
+  buildIndex,
+  buildReferrer,
+  pushManifest,
+} from "../fixtures/image-factory.js";
 import type { Digest } from "../oci/digest.js";
 import { OciLayoutRegistry } from "../registry/oci-layout.js";
 
@@ -20,7 +26,8 @@ export async function seedDemo(root: string, now: Date, host: string): Promise<D
   const ago = (days: number) => new Date(now.getTime() - days * DAY);
   const base = "shared base layer: debian bookworm";
 
-  const web = (v: string, days: number) => buildImage({ seed: `web ${v}`, created: ago(days), layers: [base, `web app ${v}`] });
+  const web = (v: string, days: number) =>
+    buildImage({ seed: `web ${v}`, created: ago(days), layers: [base, `web app ${v}`] });
   await pushManifest(registry, "shop/web", web("1.0", 200), ["1.0"]);
   await pushManifest(registry, "shop/web", web("1.1", 120), ["1.1"]);
   await pushManifest(registry, "shop/web", web("1.2", 60), ["1.2"]);
@@ -32,7 +39,12 @@ export async function seedDemo(root: string, now: Date, host: string): Promise<D
   const api = (v: string, days: number) =>
     buildIndex(
       ["amd64", "arm64"].map((architecture) =>
-        buildImage({ seed: `api ${v} ${architecture}`, created: ago(days), architecture, layers: [base, `api ${v} ${architecture}`] }),
+        buildImage({
+          seed: `api ${v} ${architecture}`,
+          created: ago(days),
+          architecture,
+          layers: [base, `api ${v} ${architecture}`],
+        }),
       ),
     );
   const api20 = api("2.0", 90);
@@ -40,10 +52,13 @@ export async function seedDemo(root: string, now: Date, host: string): Promise<D
   await pushManifest(registry, "shop/api", api("2.1", 10), ["2.1"]);
   const runningChild = api20.children[1]?.digest as Digest;
 
-  const worker = (v: string, days: number) => buildImage({ seed: `worker ${v}`, created: ago(days), layers: [base, `worker ${v}`] });
+  const worker = (v: string, days: number) =>
+    buildImage({ seed: `worker ${v}`, created: ago(days), layers: [base, `worker ${v}`] });
   const w30 = worker("3.0", 100);
   await pushManifest(registry, "shop/worker", w30, ["3.0"]);
-  await pushManifest(registry, "shop/worker", buildCosignSignature(w30, ago(100)), [`${w30.digest.replace(":", "-")}.sig`]);
+  await pushManifest(registry, "shop/worker", buildCosignSignature(w30, ago(100)), [
+    `${w30.digest.replace(":", "-")}.sig`,
+  ]);
   const w31 = worker("3.1", 50);
   await pushManifest(registry, "shop/worker", w31, ["3.1"]);
   const sbom = buildReferrer(w31, "application/spdx+json", '{"spdxVersion":"SPDX-2.3"}');

@@ -60,7 +60,8 @@ export async function scanRepository(
         let body = fetched ?? (await cache.get(digest));
         if (!body) {
           const res = await registry.getManifest(repository, digest);
-          if (!res) throw new Error(`${repository}@${digest} is listed but the registry has no such manifest`);
+          if (!res)
+            throw new Error(`${repository}@${digest} is listed but the registry has no such manifest`);
           body = res.body;
           await cache.put(digest, body);
         } else if (fetched) {
@@ -91,7 +92,10 @@ export async function scanRepository(
         options.onManifest?.();
         if (manifest.kind === "image") {
           const created = await configTime(manifest.config);
-          const blobs = [manifest.config, ...manifest.layers].map((d) => ({ digest: d.digest, size: d.size }));
+          const blobs = [manifest.config, ...manifest.layers].map((d) => ({
+            digest: d.digest,
+            size: d.size,
+          }));
           return node(digest, manifest, size, {
             blobs,
             children: [],
@@ -187,7 +191,8 @@ async function discoverReferrers(
     asked.add(first);
     const firstFound = await registry.referrers(repository, first);
     if (firstFound === undefined) return;
-    const found = [firstFound, ...(await Promise.all(rest.map((d) => (asked.add(d), registry.referrers(repository, d)))))];
+    for (const d of rest) asked.add(d);
+    const found = [firstFound, ...(await Promise.all(rest.map((d) => registry.referrers(repository, d))))];
     await Promise.all(found.flatMap((descs) => (descs ?? []).map((d) => loadNode(d.digest))));
   }
 }

@@ -26,8 +26,13 @@ export function referrersTagFor(digest: Digest): string {
 const REFERRER_TAG_RE = /^sha256-([a-f0-9]{64})(?:\.(sig|att|sbom))?$/;
 
 /** The subject digest a cosign-style tag (`sha256-<hex>[.sig|.att|.sbom]`) points at, if it is one. */
-export function subjectOfReferrerTag(tag: string): { subject: Digest; kind: "index" | "sig" | "att" | "sbom" } | undefined {
+export function subjectOfReferrerTag(
+  tag: string,
+): { subject: Digest; kind: "index" | "sig" | "att" | "sbom" } | undefined {
   const m = REFERRER_TAG_RE.exec(tag);
   if (!m) return undefined;
-  return { subject: `sha256:${m[1]}` as Digest, kind: (m[2] as "sig" | "att" | "sbom" | undefined) ?? "index" };
+  return {
+    subject: `sha256:${m[1]}` as Digest,
+    kind: (m[2] as "sig" | "att" | "sbom" | undefined) ?? "index",
+  };
 }

@@ -2,7 +2,10 @@ import { z } from "zod";
 import { type Digest, isDigest } from "./digest.js";
 import { isIndexMediaType, MediaType } from "./media-types.js";
 
-const digestSchema = z.string().refine(isDigest, "not a sha256 digest").transform((d) => d as Digest);
+const digestSchema = z
+  .string()
+  .refine(isDigest, "not a sha256 digest")
+  .transform((d) => d as Digest);
 
 const descriptorSchema = z.object({
   mediaType: z.string(),

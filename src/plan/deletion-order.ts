@@ -28,7 +28,10 @@ export function deletionOrder(nodes: readonly ManifestNode[]): Digest[] {
     const nb = inSet.get(b) as ManifestNode;
     return (na.created ?? "").localeCompare(nb.created ?? "") || a.localeCompare(b);
   };
-  const ready = nodes.filter((n) => !before.get(n.digest)?.size).map((n) => n.digest).sort(byAge);
+  const ready = nodes
+    .filter((n) => !before.get(n.digest)?.size)
+    .map((n) => n.digest)
+    .sort(byAge);
   const order: Digest[] = [];
   const done = new Set<Digest>();
   while (ready.length > 0) {

@@ -39,7 +39,8 @@ export function decideRepository(
     }
   }
   const keep = new Map<Digest, Reason<KeepRule>[]>();
-  const addKeep = (digest: Digest, reason: Reason<KeepRule>) => keep.set(digest, [...(keep.get(digest) ?? []), reason]);
+  const addKeep = (digest: Digest, reason: Reason<KeepRule>) =>
+    keep.set(digest, [...(keep.get(digest) ?? []), reason]);
 
   // Protections first, so that --keep counts only what would really go.
   for (const [digest, usages] of inUse) {
@@ -51,7 +52,8 @@ export function decideRepository(
     }
   }
   for (const n of repo.manifests) {
-    if (n.locked) addKeep(n.digest, { rule: "locked", detail: "the registry marks it locked (delete disabled)" });
+    if (n.locked)
+      addKeep(n.digest, { rule: "locked", detail: "the registry marks it locked (delete disabled)" });
   }
 
   const selected = new Map<Digest, Reason<DeleteRule>[]>();
@@ -104,7 +106,10 @@ export function decideRepository(
     const own = selected.get(n.digest);
     const followed: Reason<DeleteRule>[] = [];
     if (n.subject && nodes.has(n.subject)) {
-      followed.push({ rule: "referrer-of-deleted-subject", detail: `its subject ${short(n.subject)} is deleted` });
+      followed.push({
+        rule: "referrer-of-deleted-subject",
+        detail: `its subject ${short(n.subject)} is deleted`,
+      });
     }
     if ((parents.get(n.digest) ?? []).length > 0) {
       followed.push({ rule: "child-of-deleted-index", detail: "every index listing it is deleted" });
@@ -115,7 +120,11 @@ export function decideRepository(
 }
 
 /** Children without tags and referrers of a present subject have no decision of their own. */
-function isFollower(n: ManifestNode, nodes: ReadonlyMap<Digest, ManifestNode>, parents: ReadonlyMap<Digest, Digest[]>) {
+function isFollower(
+  n: ManifestNode,
+  nodes: ReadonlyMap<Digest, ManifestNode>,
+  parents: ReadonlyMap<Digest, Digest[]>,
+) {
   if (n.subject && nodes.has(n.subject)) return true;
   return n.tags.length === 0 && (parents.get(n.digest) ?? []).length > 0;
 }
@@ -129,7 +138,10 @@ function select(
 ): Selection {
   const filters = policy.filters.filter((f) => f.repository.test(repository));
   if (filters.length === 0) {
-    return { selected: false, reason: { rule: "repository-not-selected", detail: "no --filter matches this repository" } };
+    return {
+      selected: false,
+      reason: { rule: "repository-not-selected", detail: "no --filter matches this repository" },
+    };
   }
   const reasons: Reason<DeleteRule>[] = [];
   if (n.tags.length > 0) {
@@ -141,22 +153,40 @@ function select(
         reason: { rule: "tag-not-matched", detail: `tag ${unmatched.join(", ")} does not match the filter` },
       };
     }
-    reasons.push({ rule: "tags-matched", detail: `tag ${n.tags.join(", ")} matches ${filters.map((f) => f.text).join(" or ")}` });
+    reasons.push({
+      rule: "tags-matched",
+      detail: `tag ${n.tags.join(", ")} matches ${filters.map((f) => f.text).join(" or ")}`,
+    });
   } else {
     if (!policy.untagged) {
-      return { selected: false, reason: { rule: "untagged-not-selected", detail: "untagged; pass --untagged to purge untagged manifests" } };
+      return {
+        selected: false,
+        reason: {
+          rule: "untagged-not-selected",
+          detail: "untagged; pass --untagged to purge untagged manifests",
+        },
+      };
     }
     reasons.push({ rule: "untagged", detail: "untagged manifest (--untagged)" });
   }
   if (policy.agoMs && policy.agoMs > 0) {
     if (!n.created) {
-      return { selected: false, reason: { rule: "age-unknown", detail: "no creation time known, so never older than --ago" } };
+      return {
+        selected: false,
+        reason: { rule: "age-unknown", detail: "no creation time known, so never older than --ago" },
+      };
     }
     const age = now.getTime() - Date.parse(n.created);
     if (age <= policy.agoMs) {
-      return { selected: false, reason: { rule: "too-recent", detail: `created ${n.created}, not older than --ago` } };
+      return {
+        selected: false,
+        reason: { rule: "too-recent", detail: `created ${n.created}, not older than --ago` },
+      };
     }
-    reasons.push({ rule: "older-than", detail: `created ${n.created} (${n.ageSource}), ${days(age)} days ago` });
+    reasons.push({
+      rule: "older-than",
+      detail: `created ${n.created} (${n.ageSource}), ${days(age)} days ago`,
+    });
   }
   if (n.subject && !nodes.has(n.subject)) {
     reasons.push({ rule: "orphan-referrer", detail: `its subject ${short(n.subject)} no longer exists` });

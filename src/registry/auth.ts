@@ -103,7 +103,8 @@ export class Authenticator {
 
   private async requestToken(scope: string): Promise<CachedToken> {
     const realm = this.bearerChallenge?.params.realm;
-    if (!realm) throw new RegistryError("registry asked for a bearer token but named no realm", 401, "unauthorized");
+    if (!realm)
+      throw new RegistryError("registry asked for a bearer token but named no realm", 401, "unauthorized");
     const url = new URL(realm);
     const service = this.bearerChallenge?.params.service;
     if (service) url.searchParams.set("service", service);

@@ -42,14 +42,21 @@ export class ContentCache {
   async tagHints(registry: string, repository: string): Promise<Map<string, Digest>> {
     if (!this.dir) return new Map();
     try {
-      const json = JSON.parse(await readFile(this.hintPath(registry, repository), "utf8")) as Record<string, string>;
+      const json = JSON.parse(await readFile(this.hintPath(registry, repository), "utf8")) as Record<
+        string,
+        string
+      >;
       return new Map(Object.entries(json).filter((e): e is [string, Digest] => isDigest(e[1])));
     } catch {
       return new Map();
     }
   }
 
-  async saveTagHints(registry: string, repository: string, hints: ReadonlyMap<string, Digest>): Promise<void> {
+  async saveTagHints(
+    registry: string,
+    repository: string,
+    hints: ReadonlyMap<string, Digest>,
+  ): Promise<void> {
     if (!this.dir) return;
     await this.atomicWrite(this.hintPath(registry, repository), JSON.stringify(Object.fromEntries(hints)));
   }

@@ -12,23 +12,30 @@ import {
   RegistryError,
 } from "./types.js";
 
-const PAGE_SIZE = 1000;
 const MAX_REDIRECTS = 5;
+
+export interface DistributionOptions {
+  readonly credentials?: Credentials;
+  /** `n` for catalog and tag pages; registries cap it (distribution: 1000). */
+  readonly pageSize?: number;
+}
 
 /** A client for the OCI distribution API (distribution, Harbor, GHCR, GAR, ECR, ACR, Zot …). */
 export class DistributionRegistry implements Registry {
   readonly host: string;
   readonly listsUntagged = false;
   private readonly auth: Authenticator;
+  private readonly pageSize: number;
   private referrersApi: boolean | undefined;
 
   constructor(
     private readonly location: RegistryLocation,
     private readonly transport: HttpTransport,
-    credentials?: Credentials,
+    options: DistributionOptions = {},
   ) {
     this.host = location.host;
-    this.auth = new Authenticator(transport, credentials);
+    this.auth = new Authenticator(transport, options.credentials);
+    this.pageSize = options.pageSize ?? 1000;
   }
 
   /** `GET /v2/`: proves the registry answers and our credentials are accepted. */
@@ -38,7 +45,7 @@ export class DistributionRegistry implements Registry {
   }
 
   async *repositories(): AsyncIterable<string> {
-    yield* this.paged(`/v2/_catalog?n=${PAGE_SIZE}`, "registry:catalog:*", (json) => {
+    yield* this.paged(`/v2/_catalog?n=${this.pageSize}`, "registry:catalog:*", (json) => {
       return (json as { repositories?: string[] | null }).repositories ?? [];
     });
   }
@@ -46,7 +53,7 @@ export class DistributionRegistry implements Registry {
   async *tags(repository: string): AsyncIterable<string> {
     // An emptied repository answers `"tags": null`; one never pushed answers 404.
     try {
-      yield* this.paged(`/v2/${repository}/tags/list?n=${PAGE_SIZE}`, pullScope(repository), (json) => {
+      yield* this.paged(`/v2/${repository}/tags/list?n=${this.pageSize}`, pullScope(repository), (json) => {
         return (json as { tags?: string[] | null }).tags ?? [];
       });
     } catch (error) {
@@ -55,12 +62,16 @@ export class DistributionRegistry implements Registry {
     }
   }
 
-  // biome-ignore lint/correctness/useYield: plain distribution cannot list untagged manifests
+  /** Plain distribution has no call that lists untagged manifests. */
   async *untagged(): AsyncIterable<Digest> {}
 
   async headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
     const res = await this.send(
-      { method: "HEAD", url: this.url(`/v2/${repository}/manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT } },
+      {
+        method: "HEAD",
+        url: this.url(`/v2/${repository}/manifests/${reference}`),
+        headers: { accept: MANIFEST_ACCEPT },
+      },
       pullScope(repository),
     );
     if (res.status === 404) return undefined;
@@ -75,14 +86,22 @@ export class DistributionRegistry implements Registry {
 
   async getManifest(repository: string, reference: string): Promise<ManifestResponse | undefined> {
     const res = await this.send(
-      { method: "GET", url: this.url(`/v2/${repository}/manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT } },
+      {
+        method: "GET",
+        url: this.url(`/v2/${repository}/manifests/${reference}`),
+        headers: { accept: MANIFEST_ACCEPT },
+      },
       pullScope(repository),
     );
     if (res.status === 404) return undefined;
     this.expect(res, [200], `GET manifest ${repository}:${reference}`);
     const computed = sha256Digest(res.body);
     if (isDigest(reference) && computed !== reference) {
-      throw new RegistryError(`manifest ${repository}@${reference} arrived with digest ${computed}`, 200, "http");
+      throw new RegistryError(
+        `manifest ${repository}@${reference} arrived with digest ${computed}`,
+        200,
+        "http",
+      );
     }
     const mediaType = contentType(res) ?? parseManifest(res.body).mediaType;
     return { digest: computed, mediaType, body: res.body };
@@ -113,11 +132,15 @@ export class DistributionRegistry implements Registry {
     if (this.referrersApi === false) return undefined;
     const found: Descriptor[] = [];
     try {
-      for await (const d of this.paged(`/v2/${repository}/referrers/${subject}`, pullScope(repository), (json) => {
-        return parseManifest(JSON.stringify(json)).kind === "index"
-          ? ((json as { manifests?: Descriptor[] }).manifests ?? [])
-          : [];
-      })) {
+      for await (const d of this.paged(
+        `/v2/${repository}/referrers/${subject}`,
+        pullScope(repository),
+        (json) => {
+          return parseManifest(JSON.stringify(json)).kind === "index"
+            ? ((json as { manifests?: Descriptor[] }).manifests ?? [])
+            : [];
+        },
+      )) {
         found.push(d);
       }
     } catch (error) {
@@ -133,13 +156,19 @@ export class DistributionRegistry implements Registry {
   }
 
   async hasBlob(repository: string, digest: Digest): Promise<boolean> {
-    const res = await this.send({ method: "HEAD", url: this.url(`/v2/${repository}/blobs/${digest}`) }, pullScope(repository));
+    const res = await this.send(
+      { method: "HEAD", url: this.url(`/v2/${repository}/blobs/${digest}`) },
+      pullScope(repository),
+    );
     return res.status === 200 || res.status === 307;
   }
 
   async putBlob(repository: string, digest: Digest, bytes: Uint8Array): Promise<void> {
     const scope = `repository:${repository}:pull,push`;
-    const start = await this.send({ method: "POST", url: this.url(`/v2/${repository}/blobs/uploads/`) }, scope);
+    const start = await this.send(
+      { method: "POST", url: this.url(`/v2/${repository}/blobs/uploads/`) },
+      scope,
+    );
     this.expect(start, [202], `start upload to ${repository}`);
     const location = start.headers.location;
     if (!location) throw new RegistryError(`upload to ${repository}: registry sent no Location`, 202, "http");
@@ -157,7 +186,12 @@ export class DistributionRegistry implements Registry {
     this.expect(res, [201], `upload ${digest} to ${repository}`);
   }
 
-  async putManifest(repository: string, reference: string, mediaType: string, body: Uint8Array): Promise<Digest> {
+  async putManifest(
+    repository: string,
+    reference: string,
+    mediaType: string,
+    body: Uint8Array,
+  ): Promise<Digest> {
     const res = await this.send(
       {
         method: "PUT",
@@ -228,7 +262,11 @@ export class DistributionRegistry implements Registry {
       );
     }
     if (res.status === 403) {
-      throw new RegistryError(`${what} on ${this.host}: 403 Forbidden${detail} — the credentials lack this permission`, 403, "denied");
+      throw new RegistryError(
+        `${what} on ${this.host}: 403 Forbidden${detail} — the credentials lack this permission`,
+        403,
+        "denied",
+      );
     }
     throw new RegistryError(`${what} on ${this.host}: HTTP ${res.status}${detail}`, res.status, "http");
   }

@@ -4,7 +4,13 @@ import { z } from "zod";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 import { type Descriptor, parseManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/media-types.js";
-import { type DeleteOutcome, type ManifestHead, type ManifestResponse, type Registry, RegistryError } from "./types.js";
+import {
+  type DeleteOutcome,
+  type ManifestHead,
+  type ManifestResponse,
+  type Registry,
+  RegistryError,
+} from "./types.js";
 
 const REF_NAME = "org.opencontainers.image.ref.name";
 
@@ -49,13 +55,16 @@ export class OciLayoutRegistry implements Registry {
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (error) {
-        if (dir === this.root) throw new RegistryError(`OCI layout ${this.root}: ${(error as Error).message}`);
+        if (dir === this.root)
+          throw new RegistryError(`OCI layout ${this.root}: ${(error as Error).message}`);
         return;
       }
       if (entries.some((e) => e.name === "oci-layout") && entries.some((e) => e.name === "index.json")) {
         found.push(relative(this.root, dir).split(sep).join("/"));
       }
-      await Promise.all(entries.filter((e) => e.isDirectory() && e.name !== "blobs").map((e) => walk(join(dir, e.name))));
+      await Promise.all(
+        entries.filter((e) => e.isDirectory() && e.name !== "blobs").map((e) => walk(join(dir, e.name))),
+      );
     };
     await walk(this.root);
     yield* found.filter(Boolean).sort();
@@ -63,7 +72,9 @@ export class OciLayoutRegistry implements Registry {
 
   async *tags(repository: string): AsyncIterable<string> {
     const index = await this.readIndex(repository);
-    yield* [...new Set(index.manifests.map((d) => d.annotations?.[REF_NAME]).filter((t): t is string => !!t))];
+    yield* [
+      ...new Set(index.manifests.map((d) => d.annotations?.[REF_NAME]).filter((t): t is string => !!t)),
+    ];
   }
 
   async *untagged(repository: string): AsyncIterable<Digest> {
@@ -82,7 +93,9 @@ export class OciLayoutRegistry implements Registry {
     if (isDigest(reference)) digest = reference;
     else {
       const index = await this.readIndex(repository);
-      digest = index.manifests.find((d) => d.annotations?.[REF_NAME] === reference)?.digest as Digest | undefined;
+      digest = index.manifests.find((d) => d.annotations?.[REF_NAME] === reference)?.digest as
+        | Digest
+        | undefined;
     }
     if (!digest) return undefined;
     const body = await this.readBlob(repository, digest).catch(() => undefined);
@@ -92,7 +105,8 @@ export class OciLayoutRegistry implements Registry {
 
   async getBlob(repository: string, digest: Digest): Promise<Buffer> {
     const body = await this.readBlob(repository, digest);
-    if (sha256Digest(body) !== digest) throw new RegistryError(`OCI layout ${repository}: blob ${digest} is corrupt`);
+    if (sha256Digest(body) !== digest)
+      throw new RegistryError(`OCI layout ${repository}: blob ${digest} is corrupt`);
     return body;
   }
 
@@ -114,13 +128,23 @@ export class OciLayoutRegistry implements Registry {
   }
 
   /** A tag reference is recorded in index.json; a digest reference only stores the blob (index children). */
-  async putManifest(repository: string, reference: string, mediaType: string, body: Uint8Array): Promise<Digest> {
+  async putManifest(
+    repository: string,
+    reference: string,
+    mediaType: string,
+    body: Uint8Array,
+  ): Promise<Digest> {
     const digest = sha256Digest(body);
     await this.putBlob(repository, digest, body);
     if (!isDigest(reference)) {
       await this.updateIndex(repository, (index) => {
         index.manifests = index.manifests.filter((d) => d.annotations?.[REF_NAME] !== reference);
-        index.manifests.push({ mediaType, digest, size: body.byteLength, annotations: { [REF_NAME]: reference } });
+        index.manifests.push({
+          mediaType,
+          digest,
+          size: body.byteLength,
+          annotations: { [REF_NAME]: reference },
+        });
       });
     }
     return digest;
@@ -129,7 +153,8 @@ export class OciLayoutRegistry implements Registry {
   /** Records a stored manifest as an untagged top-level entry, as a layout can hold one. */
   async addUntagged(repository: string, digest: Digest, mediaType: string, size: number): Promise<void> {
     await this.updateIndex(repository, (index) => {
-      if (!index.manifests.some((d) => d.digest === digest)) index.manifests.push({ mediaType, digest, size });
+      if (!index.manifests.some((d) => d.digest === digest))
+        index.manifests.push({ mediaType, digest, size });
     });
   }
 
@@ -163,12 +188,18 @@ export class OciLayoutRegistry implements Registry {
           return; // a config or layer, not a manifest
         }
         const refs = manifest.kind === "index" ? manifest.manifests : [manifest.config, ...manifest.layers];
-        await Promise.all(refs.map((d) => (d.mediaType === MediaType.ociEmpty ? reachable.add(d.digest) : visit(d.digest))));
+        await Promise.all(
+          refs.map((d) => (d.mediaType === MediaType.ociEmpty ? reachable.add(d.digest) : visit(d.digest))),
+        );
       };
       await Promise.all(index.manifests.map((d) => visit(d.digest)));
       const dir = join(this.root, repository, "blobs", "sha256");
       const files = await readdir(dir).catch(() => []);
-      await Promise.all(files.filter((hex) => !reachable.has(`sha256:${hex}`)).map((hex) => rm(join(dir, hex), { force: true })));
+      await Promise.all(
+        files
+          .filter((hex) => !reachable.has(`sha256:${hex}`))
+          .map((hex) => rm(join(dir, hex), { force: true })),
+      );
     });
   }
 
@@ -212,7 +243,10 @@ export class OciLayoutRegistry implements Registry {
   private exclusive<T>(repository: string, work: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(repository) ?? Promise.resolve();
     const next = previous.then(work, work);
-    this.locks.set(repository, next.catch(() => undefined));
+    this.locks.set(
+      repository,
+      next.catch(() => undefined),
+    );
     return next;
   }
 }

@@ -19,7 +19,9 @@ export function parseRegistryUrl(input: string, insecure: boolean): RegistryLoca
   try {
     url = new URL(withScheme);
   } catch {
-    throw new UsageError(`--registry ${JSON.stringify(input)} is not a registry URL (expected https://host[:port])`);
+    throw new UsageError(
+      `--registry ${JSON.stringify(input)} is not a registry URL (expected https://host[:port])`,
+    );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new UsageError(`--registry ${JSON.stringify(input)}: only http(s) registries are supported here`);
@@ -37,7 +39,9 @@ export function parseRegistryUrl(input: string, insecure: boolean): RegistryLoca
 }
 
 function isLoopbackHost(hostPort: string): boolean {
-  const host = hostPort.startsWith("[") ? hostPort.slice(0, hostPort.indexOf("]") + 1) : hostPort.split(":")[0];
+  const host = hostPort.startsWith("[")
+    ? hostPort.slice(0, hostPort.indexOf("]") + 1)
+    : hostPort.split(":")[0];
   return LOOPBACK.has((host ?? "").toLowerCase());
 }
 

@@ -87,7 +87,7 @@ export class HttpTransport {
       } catch (error) {
         outcome = error instanceof Error ? error : new Error(String(error));
       }
-      const retryable = outcome instanceof Error || RETRY_STATUS.has(outcome.status);
+      const retryable = outcome instanceof Error ? !isPermanent(outcome) : RETRY_STATUS.has(outcome.status);
       if (!retryable || attempt >= this.retries) {
         if (outcome instanceof Error) {
           throw new Error(`${req.method} ${redactUrl(req.url)}: ${outcome.message}`, { cause: outcome });
@@ -133,6 +133,13 @@ export class HttpTransport {
     }
     return { status: res.statusCode, headers, body };
   }
+}
+
+/** Certificate problems and bad URLs do not heal by retrying. */
+function isPermanent(error: Error): boolean {
+  const code =
+    (error as NodeJS.ErrnoException).code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_INVALID_URL|ENOTFOUND|EPROTO/.test(code);
 }
 
 function tlsRootCertificates(): string[] {

@@ -12,8 +12,8 @@ export function formatPlanText(plan: Plan, now: Date): string {
   );
   const repos = new Map<string, { del: DeleteEntry[]; keep: KeepEntry[] }>();
   const group = (name: string) => {
-    let g = repos.get(name);
-    if (!g) repos.set(name, (g = { del: [], keep: [] }));
+    const g = repos.get(name) ?? { del: [], keep: [] };
+    repos.set(name, g);
     return g;
   };
   for (const d of plan.delete) group(d.repository).del.push(d);
@@ -21,8 +21,11 @@ export function formatPlanText(plan: Plan, now: Date): string {
   for (const [name, g] of [...repos].sort((a, b) => a[0].localeCompare(b[0]))) {
     lines.push("");
     const bytes = g.del.reduce((s, d) => s + d.sizeBytes, 0);
-    lines.push(`${name}: delete ${g.del.length}, keep ${g.keep.length}${g.del.length ? ` (${formatBytes(bytes)} listed)` : ""}`);
-    for (const d of g.del) lines.push(`  DELETE ${row(d, now)}  ${d.reasons.map((r) => r.detail).join("; ")}`);
+    lines.push(
+      `${name}: delete ${g.del.length}, keep ${g.keep.length}${g.del.length ? ` (${formatBytes(bytes)} listed)` : ""}`,
+    );
+    for (const d of g.del)
+      lines.push(`  DELETE ${row(d, now)}  ${d.reasons.map((r) => r.detail).join("; ")}`);
     for (const k of g.keep) lines.push(`  KEEP   ${row(k, now)}  ${k.reasons.map(keepReason).join("; ")}`);
   }
   const s = plan.summary;

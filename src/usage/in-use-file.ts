@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../registry/registry-url.js";
-import { parseReference, ReferenceError } from "./reference.js";
+import { InvalidReferenceError, parseReference } from "./reference.js";
 import type { Usage, UsageSource } from "./usage.js";
 
 /**
@@ -16,7 +16,7 @@ export function parseInUseList(text: string, label: string): Usage[] {
     try {
       usages.push({ reference: parseReference(raw), raw, source: `in-use-file ${label}:${i + 1}` });
     } catch (error) {
-      const why = error instanceof ReferenceError ? error.message : String(error);
+      const why = error instanceof InvalidReferenceError ? error.message : String(error);
       throw new UsageError(`${label} line ${i + 1}: not an image reference: ${why}`);
     }
   });

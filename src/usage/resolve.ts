@@ -31,8 +31,8 @@ export function resolveUsages(
   const warnings: string[] = [];
   let otherRegistries = 0;
   const add = (repository: string, digest: Digest, usage: Usage) => {
-    let repo = inUse.get(repository);
-    if (!repo) inUse.set(repository, (repo = new Map()));
+    const repo = inUse.get(repository) ?? new Map<Digest, Usage[]>();
+    inUse.set(repository, repo);
     repo.set(digest, [...(repo.get(digest) ?? []), usage]);
   };
   for (const usage of usages) {
@@ -49,7 +49,10 @@ export function resolveUsages(
     if (!repo) continue;
     const target = repo.manifests.find((m) => ref.tag !== undefined && m.tags.includes(ref.tag));
     if (target) add(ref.repository, target.digest, usage);
-    else warnings.push(`${formatReference(ref)} (${usage.source}) names a tag the registry does not have: that workload cannot pull it`);
+    else
+      warnings.push(
+        `${formatReference(ref)} (${usage.source}) names a tag the registry does not have: that workload cannot pull it`,
+      );
   }
   return { inUse, warnings, otherRegistries };
 }

@@ -133,7 +133,13 @@ async function authSection(dir: string, auth: RegistryOptions["auth"]): Promise<
   ].join("\n");
 }
 
-function configYaml(port: number, dataDir: string, auth: string, tls: RegistryOptions["tls"], deleteEnabled = true): string {
+function configYaml(
+  port: number,
+  dataDir: string,
+  auth: string,
+  tls: RegistryOptions["tls"],
+  deleteEnabled = true,
+): string {
   const tlsYaml = tls ? `  tls:\n    certificate: ${q(tls.certPath)}\n    key: ${q(tls.keyPath)}\n` : "";
   return `version: 0.1
 log:

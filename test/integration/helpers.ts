@@ -3,10 +3,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { DistributionRegistry } from "../../src/registry/distribution.js";
+import { type DistributionOptions, DistributionRegistry } from "../../src/registry/distribution.js";
 import { parseRegistryUrl } from "../../src/registry/registry-url.js";
 import { HttpTransport, type TransportOptions } from "../../src/registry/transport.js";
-import type { Credentials } from "../../src/registry/auth.js";
 
 const BIN = resolve(import.meta.dirname, "../../bin/regsweep.js");
 
@@ -15,9 +14,9 @@ export function uniqueRepo(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
-export function connect(url: string, options: TransportOptions = {}, credentials?: Credentials) {
+export function connect(url: string, options: TransportOptions = {}, client: DistributionOptions = {}) {
   const transport = new HttpTransport({ insecure: true, concurrency: 8, ...options });
-  return { registry: new DistributionRegistry(parseRegistryUrl(url, true), transport, credentials), transport };
+  return { registry: new DistributionRegistry(parseRegistryUrl(url, true), transport, client), transport };
 }
 
 export async function tempDir(prefix = "regsweep-test-"): Promise<string> {
@@ -31,7 +30,10 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as a user's script would: a separate process, no TTY. */
-export function runCli(args: readonly string[], options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd,
@@ -48,7 +50,9 @@ export function runCli(args: readonly string[], options: { stdin?: string; cwd?:
   });
 }
 
-export async function readAudits(dir: string): Promise<{ name: string; text: string; json: Record<string, unknown> }[]> {
+export async function readAudits(
+  dir: string,
+): Promise<{ name: string; text: string; json: Record<string, unknown> }[]> {
   const names = (await readdir(dir)).sort();
   return Promise.all(
     names.map(async (name) => {

@@ -26,9 +26,17 @@ describe("regsweep purge against a real registry", () => {
   const img = (name: string, days: number, extra: object = {}) =>
     buildImage({ seed: `${p} ${name}`, created: ago(days), layers: ["base", `${p} ${name}`], ...extra });
 
-  const app = { v1: img("v1", 100), v2: img("v2", 80), v3: img("v3", 60), v4: img("v4", 40), v5: img("v5", 5) };
+  const app = {
+    v1: img("v1", 100),
+    v2: img("v2", 80),
+    v3: img("v3", 60),
+    v4: img("v4", 40),
+    v5: img("v5", 5),
+  };
   const multi = [90, 70, 50].map((days, i) =>
-    buildIndex(["amd64", "arm64"].map((architecture) => img(`m${i} ${architecture}`, days, { architecture }))),
+    buildIndex(
+      ["amd64", "arm64"].map((architecture) => img(`m${i} ${architecture}`, days, { architecture })),
+    ),
   ) as [BuiltManifest, BuiltManifest, BuiltManifest];
   const signed = { s1: img("s1", 90), s2: img("s2", 80), s3: img("s3", 60) };
   const s1sig = buildCosignSignature(signed.s1, ago(90));
@@ -69,15 +77,22 @@ describe("regsweep purge against a real registry", () => {
 
   const purgeArgs = async () => [
     "purge",
-    "--registry", url,
+    "--registry",
+    url,
     "--insecure",
-    "--filter", `${p}/.*:.*`,
-    "--ago", "30d",
-    "--keep", "1",
+    "--filter",
+    `${p}/.*:.*`,
+    "--ago",
+    "30d",
+    "--keep",
+    "1",
     "--untagged",
-    "--in-use-file", inUseFile,
-    "--cache-dir", join(await dir, "cache"),
-    "--audit-dir", join(await dir, "audits"),
+    "--in-use-file",
+    inUseFile,
+    "--cache-dir",
+    join(await dir, "cache"),
+    "--audit-dir",
+    join(await dir, "audits"),
   ];
 
   const expectedDeleted = () =>
@@ -99,7 +114,8 @@ describe("regsweep purge against a real registry", () => {
     expect(plan.summary.delete).toBe(expected.length);
     expect(plan.summary.reclaimableBytes).toBeGreaterThan(0);
     // Why things stay, in the plan itself.
-    const keptRules = (digest: Digest) => plan.keep.find((k) => k.digest === digest)?.reasons.map((r) => r.rule);
+    const keptRules = (digest: Digest) =>
+      plan.keep.find((k) => k.digest === digest)?.reasons.map((r) => r.rule);
     expect(keptRules(app.v3.digest)).toContain("in-use");
     expect(keptRules(app.v4.digest)).toContain("keep-newest");
     expect(keptRules(app.v5.digest)).toContain("too-recent");
@@ -186,11 +202,23 @@ describe("purge selection flags", () => {
     await pushManifest(registry, `${p}/svc`, release, ["1.0.0"]);
     await pushManifest(registry, `${p}/svc`, mixed, ["build-16", "1.0.0-beta"]);
     await pushManifest(registry, `${p}/svc`, noTime, ["build-1"]);
-    await pushManifest(registry, `${p}/other`, buildImage({ seed: `${p} other`, created: ago(400) }), ["build-1"]);
+    await pushManifest(registry, `${p}/other`, buildImage({ seed: `${p} other`, created: ago(400) }), [
+      "build-1",
+    ]);
   });
 
   const plan = async (...extra: string[]) => {
-    const res = await runCli(["purge", "--registry", url, "--no-cache", "--format", "json", "--audit-dir", join(await tempDir(), "a"), ...extra]);
+    const res = await runCli([
+      "purge",
+      "--registry",
+      url,
+      "--no-cache",
+      "--format",
+      "json",
+      "--audit-dir",
+      join(await tempDir(), "a"),
+      ...extra,
+    ]);
     expect(res.stderr).not.toMatch(/regsweep: /);
     return planSchema.parse(JSON.parse(res.stdout));
   };
@@ -200,7 +228,9 @@ describe("purge selection flags", () => {
     expect(result.delete.map((d) => d.digest)).toEqual([old.digest]);
     const mixedKeep = result.keep.find((k) => k.digest === mixed.digest);
     expect(mixedKeep?.reasons.map((r) => r.rule)).toEqual(["tag-not-matched"]);
-    expect(result.keep.find((k) => k.digest === noTime.digest)?.reasons.map((r) => r.rule)).toEqual(["age-unknown"]);
+    expect(result.keep.find((k) => k.digest === noTime.digest)?.reasons.map((r) => r.rule)).toEqual([
+      "age-unknown",
+    ]);
   });
 
   it("the repository regex is anchored: svc does not select other", async () => {
@@ -213,7 +243,9 @@ describe("purge selection flags", () => {
   it("without --ago any age qualifies, even an unknown one; --keep counts digests, not tags", async () => {
     const result = await plan("--filter", `${p}/svc:.*`, "--keep", "2");
     // noTime counts as newest (doubt keeps), then release (60d); mixed (two tags, 70d) and old (50d)? old is newer than release.
-    const kept = result.keep.filter((k) => k.reasons.some((r) => r.rule === "keep-newest")).map((k) => k.digest);
+    const kept = result.keep
+      .filter((k) => k.reasons.some((r) => r.rule === "keep-newest"))
+      .map((k) => k.digest);
     expect(kept.sort()).toEqual([noTime.digest, old.digest].sort());
     expect(result.delete.map((d) => d.digest).sort()).toEqual([release.digest, mixed.digest].sort());
   });
@@ -233,7 +265,10 @@ describe("exit codes and refusals", () => {
       [["purge", "--registry", url], /--filter/],
       [["purge", "--registry", url, "--filter", "a(:b"], /--filter/],
       [["purge", "--registry", url, "--filter", "a:.*", "--ago", "soon"], /--ago/],
-      [["purge", "--registry", url, "--filter", "a:.*", "--in-use-file", join(dir, "missing.txt")], /missing\.txt/],
+      [
+        ["purge", "--registry", url, "--filter", "a:.*", "--in-use-file", join(dir, "missing.txt")],
+        /missing\.txt/,
+      ],
       [["purge", "--registry", "http://10.1.2.3:5000", "--filter", "a:.*"], /--insecure/],
       [["purge", "--filter", "a:.*"], /--registry/],
     ];
@@ -248,7 +283,17 @@ describe("exit codes and refusals", () => {
     const dir = await tempDir();
     const file = join(dir, "in-use.txt");
     await writeFile(file, "# ok\n127.0.0.1:5000/app:1\nNot A/Reference!!\n");
-    const res = await runCli(["purge", "--registry", url, "--filter", "x:.*", "--in-use-file", file, "--audit-dir", join(dir, "a")]);
+    const res = await runCli([
+      "purge",
+      "--registry",
+      url,
+      "--filter",
+      "x:.*",
+      "--in-use-file",
+      file,
+      "--audit-dir",
+      join(dir, "a"),
+    ]);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/line 3/);
   });
@@ -260,7 +305,20 @@ describe("exit codes and refusals", () => {
     await pushManifest(registry, `${p}/a`, image, ["1"]);
     const host = inject("registryHost");
     const res = await runCli(
-      ["purge", "--registry", url, "--filter", `${p}/.*`, "--in-use-file", "-", "--format", "json", "--no-cache", "--audit-dir", join(await tempDir(), "a")],
+      [
+        "purge",
+        "--registry",
+        url,
+        "--filter",
+        `${p}/.*`,
+        "--in-use-file",
+        "-",
+        "--format",
+        "json",
+        "--no-cache",
+        "--audit-dir",
+        join(await tempDir(), "a"),
+      ],
       { stdin: `localhost:${host.split(":")[1]}/${p}/a:1\n` },
     );
     expect(res.code).toBe(0);
@@ -275,7 +333,18 @@ describe("exit codes and refusals", () => {
       const { registry } = connect(locked.url);
       await pushManifest(registry, "app", buildImage({ seed: "locked a", created: ago(90) }), ["1"]);
       await pushManifest(registry, "app", buildImage({ seed: "locked b", created: ago(80) }), ["2"]);
-      const res = await runCli(["purge", "--registry", locked.url, "--filter", "app:.*", "--apply", "--yes", "--no-cache", "--audit-dir", join(await tempDir(), "a")]);
+      const res = await runCli([
+        "purge",
+        "--registry",
+        locked.url,
+        "--filter",
+        "app:.*",
+        "--apply",
+        "--yes",
+        "--no-cache",
+        "--audit-dir",
+        join(await tempDir(), "a"),
+      ]);
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(/refuses deletes.*storage\.delete\.enabled/s);
       expect((res.stderr.match(/^failed/gm) ?? []).length).toBe(1);

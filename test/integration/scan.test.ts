@@ -1,0 +1,116 @@
+import { join } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import {
+  buildCosignSignature,
+  buildImage,
+  buildIndex,
+  buildReferrer,
+  pushManifest,
+  pushReferrers,
+} from "../../src/fixtures/image-factory.js";
+import { scanRegistry } from "../../src/inventory/scan.js";
+import { parseFilter, repositorySelected } from "../../src/policy/filter.js";
+import { ContentCache } from "../../src/registry/content-cache.js";
+import { connect, runCli, tempDir, uniqueRepo } from "./helpers.js";
+
+describe("scan builds the manifest graph", () => {
+  const url = inject("registryUrl");
+
+  it("records tags, children, subjects, ages with their source, and sizes", async () => {
+    const { registry } = connect(url);
+    const p = uniqueRepo("graph");
+    const amd = buildImage({ seed: `${p} amd`, created: "2025-01-01T00:00:00Z", architecture: "amd64" });
+    const arm = buildImage({
+      seed: `${p} arm`,
+      created: "2025-02-01T00:00:00Z",
+      architecture: "arm64",
+      os: "linux",
+    });
+    const index = buildIndex([amd, arm]);
+    const plain = buildImage({ seed: `${p} plain`, created: "2024-06-01T00:00:00Z", layers: ["x", "y"] });
+    const sig = buildCosignSignature(plain);
+    const sbom = buildReferrer(plain, "application/spdx+json", "{}");
+    await pushManifest(registry, p, index, ["multi", "also-multi"]);
+    await pushManifest(registry, p, plain, ["plain"]);
+    await pushManifest(registry, p, sig, [`${plain.digest.replace(":", "-")}.sig`]);
+    const fallback = await pushReferrers(registry, p, plain, [sbom]);
+
+    const filters = [parseFilter(`${p}:.*`)];
+    const inventory = await scanRegistry(registry, {
+      cache: new ContentCache(undefined),
+      includeRepository: (n) => repositorySelected(filters, n),
+    });
+    expect(inventory.repositories.map((r) => r.name)).toEqual([p]);
+    const nodes = new Map(inventory.repositories[0]?.manifests.map((m) => [m.digest, m]));
+    expect(nodes.size).toBe(7);
+    const idx = nodes.get(index.digest);
+    expect(idx?.tags).toEqual(["also-multi", "multi"]);
+    expect(idx?.children).toEqual([amd.digest, arm.digest]);
+    expect(idx?.created).toBe("2025-02-01T00:00:00.000Z");
+    expect(idx?.ageSource).toBe("child");
+    expect(idx?.sizeBytes).toBe(
+      index.body.byteLength +
+        (nodes.get(amd.digest)?.sizeBytes ?? 0) +
+        (nodes.get(arm.digest)?.sizeBytes ?? 0),
+    );
+    expect(nodes.get(arm.digest)?.platform).toBe("linux/arm64");
+    expect(nodes.get(arm.digest)?.tags).toEqual([]);
+    const plainNode = nodes.get(plain.digest);
+    expect(plainNode?.ageSource).toBe("config");
+    expect(plainNode?.created).toBe("2024-06-01T00:00:00.000Z");
+    const blobBytes = [...plain.blobs.values()].reduce((s, b) => s + b.byteLength, 0);
+    expect(plainNode?.sizeBytes).toBe(plain.body.byteLength + blobBytes);
+    expect(nodes.get(sig.digest)?.subject).toBe(plain.digest); // through the cosign tag
+    expect(nodes.get(sig.digest)?.ageSource).toBe("unknown");
+    expect(nodes.get(sbom.digest)?.subject).toBe(plain.digest); // through its subject field
+    expect(nodes.get(fallback.digest)?.subject).toBe(plain.digest); // the sha256-<hex> index
+    expect(nodes.get(fallback.digest)?.children).toEqual([sbom.digest]);
+  });
+
+  it("a warm scan reads no manifest or config body again: catalog, tag lists and one HEAD per tag", async () => {
+    const fresh = await (await import("../harness/registry-process.js")).startRegistry();
+    try {
+      const seed = connect(fresh.url).registry;
+      for (const r of ["a", "b"]) {
+        for (const t of ["1", "2", "3"])
+          await pushManifest(seed, r, buildImage({ seed: `${r}${t}`, created: "2025-01-01" }), [t]);
+      }
+      await pushManifest(seed, "b", buildIndex([buildImage({ seed: "c1" }), buildImage({ seed: "c2" })]), [
+        "multi",
+      ]);
+      const cacheDir = join(await tempDir(), "cache");
+      const scan = async () => {
+        const { registry, transport } = connect(fresh.url);
+        const inventory = await scanRegistry(registry, { cache: new ContentCache(cacheDir) });
+        return { inventory, requests: transport.stats.requests };
+      };
+      const cold = await scan();
+      // catalog 1 + tag lists 2 + referrers probe 1 + 7 tag GETs + 6 configs + 2 children + 2 child configs
+      expect(cold.requests).toBe(1 + 2 + 1 + 7 + 6 + 2 + 2);
+      const warm = await scan();
+      expect(warm.requests).toBe(1 + 2 + 1 + 7);
+      expect(warm.inventory).toEqual({ ...cold.inventory, scannedAt: warm.inventory.scannedAt });
+
+      const cli = await runCli([
+        "scan",
+        "--registry",
+        fresh.url,
+        "--cache-dir",
+        cacheDir,
+        "--format",
+        "json",
+      ]);
+      expect(cli.code).toBe(0);
+      const out = JSON.parse(cli.stdout);
+      expect(out.requests).toBe(1 + 2 + 1 + 7);
+      expect(
+        out.repositories.map((r: { repository: string; manifests: number }) => [r.repository, r.manifests]),
+      ).toEqual([
+        ["a", 3],
+        ["b", 6],
+      ]);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});

@@ -27,6 +27,7 @@ export class DistributionRegistry implements Registry {
   private readonly auth: Authenticator;
   private readonly pageSize: number;
   private referrersApi: boolean | undefined;
+  private referrersProbe: Promise<boolean | undefined> | undefined;
 
   constructor(
     private readonly location: RegistryLocation,
@@ -129,7 +130,23 @@ export class DistributionRegistry implements Registry {
   }
 
   async referrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined> {
+    if (this.referrersApi === undefined) {
+      // Concurrent callers wait for the first probe: one 404 answers for the whole registry.
+      if (!this.referrersProbe) {
+        const first = this.fetchReferrers(repository, subject);
+        this.referrersProbe = first.then(
+          (r) => r !== undefined,
+          () => undefined,
+        );
+        return first;
+      }
+      await this.referrersProbe;
+    }
     if (this.referrersApi === false) return undefined;
+    return this.fetchReferrers(repository, subject);
+  }
+
+  private async fetchReferrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined> {
     const found: Descriptor[] = [];
     try {
       for await (const d of this.paged(

@@ -146,7 +146,10 @@ export class DistributionRegistry implements Registry {
     return this.fetchReferrers(repository, subject);
   }
 
-  private async fetchReferrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined> {
+  private async fetchReferrers(
+    repository: string,
+    subject: Digest,
+  ): Promise<readonly Descriptor[] | undefined> {
     const found: Descriptor[] = [];
     try {
       for await (const d of this.paged(

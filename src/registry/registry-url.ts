@@ -32,7 +32,7 @@ export function parseRegistryUrl(input: string, insecure: boolean): RegistryLoca
   if (url.pathname !== "/" && url.pathname !== "") {
     throw new UsageError(`--registry ${JSON.stringify(input)}: give the registry root, not a path`);
   }
-  if (url.protocol === "http:" && !insecure && !LOOPBACK.has(url.hostname)) {
+  if (url.protocol === "http:" && !insecure && !isLoopbackName(url.hostname)) {
     throw new UsageError(`--registry ${input} is plain http: pass --insecure to allow it`);
   }
   return { baseUrl: `${url.protocol}//${url.host}`, host: url.host.toLowerCase() };
@@ -42,7 +42,12 @@ function isLoopbackHost(hostPort: string): boolean {
   const host = hostPort.startsWith("[")
     ? hostPort.slice(0, hostPort.indexOf("]") + 1)
     : hostPort.split(":")[0];
-  return LOOPBACK.has((host ?? "").toLowerCase());
+  return isLoopbackName(host ?? "");
+}
+
+function isLoopbackName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return LOOPBACK.has(lower) || /^127\.\d+\.\d+\.\d+$/.test(lower);
 }
 
 /**

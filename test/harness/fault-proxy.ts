@@ -8,7 +8,10 @@ export interface FaultRequest {
   n: number;
 }
 
-export type Fault = (req: FaultRequest) => null | { status: number; retryAfter?: string };
+/** An injected answer; `body` (JSON) replaces the default error body, e.g. to emulate an API the target lacks. */
+export type Fault = (
+  req: FaultRequest,
+) => null | { status: number; retryAfter?: string; body?: unknown; contentType?: string };
 
 export interface FaultProxy {
   /** http://127.0.0.1:PORT */
@@ -55,10 +58,10 @@ export async function startFaultProxy(targetUrl: string, fault: Fault): Promise<
     if (injection) {
       injected++;
       req.resume();
-      const headers: OutgoingHttpHeaders = { "Content-Type": "application/json" };
+      const headers: OutgoingHttpHeaders = { "Content-Type": injection.contentType ?? "application/json" };
       if (injection.retryAfter !== undefined) headers["Retry-After"] = injection.retryAfter;
       res.writeHead(injection.status, headers);
-      res.end(INJECTED_BODY);
+      res.end(injection.body === undefined ? INJECTED_BODY : JSON.stringify(injection.body));
       return;
     }
 

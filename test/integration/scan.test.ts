@@ -114,3 +114,81 @@ describe("scan builds the manifest graph", () => {
     }
   });
 });
+
+describe("registries with the referrers API", () => {
+  const url = inject("registryUrl");
+
+  it("finds untagged referrers through the API, and purge deletes them with their subject", async () => {
+    const { registry } = connect(url);
+    const p = uniqueRepo("refapi");
+    const old = buildImage({ seed: `${p} old`, created: "2024-01-01" });
+    const current = buildImage({ seed: `${p} current`, created: "2024-02-01" });
+    const oldSbom = buildReferrer(old, "application/spdx+json", `${p} old sbom`);
+    const oldSig = buildReferrer(oldSbom, "application/vnd.dev.sigstore.bundle+json", `${p} sig of sbom`);
+    const currentSbom = buildReferrer(current, "application/spdx+json", `${p} current sbom`);
+    await pushManifest(registry, p, old, ["old"]);
+    await pushManifest(registry, p, current, ["current"]);
+    // Referrers pushed by digest only: without the API nothing could find them.
+    for (const r of [oldSbom, oldSig, currentSbom]) await pushManifest(registry, p, r);
+    const referrersOf = new Map([
+      [old.digest, [oldSbom]],
+      [oldSbom.digest, [oldSig]],
+      [current.digest, [currentSbom]],
+    ]);
+    // distribution 2.8 lacks the API; the proxy answers it as a 1.1 registry would.
+    const { startFaultProxy } = await import("../harness/fault-proxy.js");
+    const proxy = await startFaultProxy(url, ({ method, url: path }) => {
+      const m = /^\/v2\/(.+)\/referrers\/(sha256:[a-f0-9]{64})/.exec(path);
+      if (method !== "GET" || !m) return null;
+      const found = m[1] === p ? (referrersOf.get(m[2] as never) ?? []) : [];
+      return {
+        status: 200,
+        contentType: "application/vnd.oci.image.index.v1+json",
+        body: {
+          schemaVersion: 2,
+          mediaType: "application/vnd.oci.image.index.v1+json",
+          manifests: found.map((r) => ({
+            mediaType: r.mediaType,
+            digest: r.digest,
+            size: r.body.byteLength,
+          })),
+        },
+      };
+    });
+    try {
+      const dir = await tempDir();
+      const res = await runCli([
+        "purge",
+        "--registry",
+        proxy.url,
+        "--filter",
+        `${p}:.*`,
+        "--keep",
+        "1",
+        "--apply",
+        "--yes",
+        "--no-cache",
+        "--audit-dir",
+        join(dir, "a"),
+        "-o",
+        join(dir, "plan.json"),
+      ]);
+      expect(res.stderr).not.toMatch(/regsweep:/);
+      expect(res.code).toBe(0);
+      const plan = JSON.parse(
+        await (await import("node:fs/promises")).readFile(join(dir, "plan.json"), "utf8"),
+      );
+      expect(plan.delete.map((d: { digest: string }) => d.digest)).toEqual([
+        oldSig.digest,
+        oldSbom.digest,
+        old.digest,
+      ]);
+      for (const gone of [old, oldSbom, oldSig])
+        expect(await registry.headManifest(p, gone.digest)).toBeUndefined();
+      for (const stays of [current, currentSbom])
+        expect(await registry.headManifest(p, stays.digest)).toBeDefined();
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

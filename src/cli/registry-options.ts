@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { log } from "../log.js";
 import { ContentCache, defaultCacheDir } from "../registry/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
 import { OciLayoutRegistry } from "../registry/oci-layout.js";
@@ -16,6 +17,7 @@ export interface RegistryFlags {
   cache: boolean;
   username?: string;
   passwordStdin?: boolean;
+  logLevel?: string;
 }
 
 export function positiveInt(name: string) {
@@ -49,7 +51,12 @@ export function addRegistryOptions(cmd: Command): Command {
     )
     .option("--no-cache", "do not read or write the on-disk cache")
     .addOption(new Option("--username <user>", "registry user name").env("REGSWEEP_USERNAME"))
-    .option("--password-stdin", "read the registry password (or token) from standard input");
+    .option("--password-stdin", "read the registry password (or token) from standard input")
+    .addOption(
+      new Option("--log-level <level>", "diagnostic JSON logs on stderr")
+        .choices(["silent", "error", "warn", "info", "debug", "trace"])
+        .env("REGSWEEP_LOG_LEVEL"),
+    );
 }
 
 export interface OpenedRegistry {
@@ -63,6 +70,7 @@ export async function openRegistry(
   flags: RegistryFlags,
   readStdin: () => Promise<string>,
 ): Promise<OpenedRegistry> {
+  if (flags.logLevel) log.level = flags.logLevel;
   if (!flags.registry)
     throw new UsageError("--registry is required (e.g. --registry https://myregistry.example.com)");
   const cache = new ContentCache(flags.cache ? (flags.cacheDir ?? defaultCacheDir()) : undefined);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import PQueue from "p-queue";
 import { Agent, request } from "undici";
+import { log } from "../log.js";
 
 export interface TransportOptions {
   /** Accept self-signed or unverified TLS certificates. */
@@ -96,6 +97,16 @@ export class HttpTransport {
       }
       this.stats.retries++;
       const delay = this.backoff(attempt, outcome instanceof Error ? undefined : outcome);
+      log.info(
+        {
+          method: req.method,
+          url: redactUrl(req.url),
+          attempt,
+          delay,
+          status: outcome instanceof Error ? outcome.message : outcome.status,
+        },
+        "retrying",
+      );
       if (!(outcome instanceof Error) && outcome.status === 429) {
         this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
       }
@@ -116,6 +127,7 @@ export class HttpTransport {
 
   private async once(req: HttpRequest): Promise<HttpResponse> {
     this.stats.requests++;
+    const started = performance.now();
     const res = await request(req.url, {
       method: req.method,
       headers: req.headers,
@@ -131,6 +143,15 @@ export class HttpTransport {
     for (const [key, value] of Object.entries(res.headers)) {
       headers[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
     }
+    log.debug(
+      {
+        method: req.method,
+        url: redactUrl(req.url),
+        status: res.statusCode,
+        ms: Math.round(performance.now() - started),
+      },
+      "http",
+    );
     return { status: res.statusCode, headers, body };
   }
 }

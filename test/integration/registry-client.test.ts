@@ -203,6 +203,25 @@ describe("authentication", () => {
     );
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout).repositories[0].manifests).toBe(3);
+
+    // Debug logs show every request, and never a credential.
+    const logged = await runCli(
+      [
+        "scan",
+        "--registry",
+        secured.url,
+        "--username",
+        "bob",
+        "--password-stdin",
+        "--no-cache",
+        "--log-level",
+        "debug",
+      ],
+      { stdin: "tok-pw" },
+    );
+    expect(logged.code).toBe(0);
+    expect(logged.stderr).toMatch(/"msg":"http"/);
+    expect(logged.stderr).not.toMatch(/tok-pw|Bearer|eyJ|Basic /);
   });
 });
 

@@ -15,6 +15,7 @@ const UNIT_MS: Record<string, number> = {
  */
 export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim();
+  if (trimmed === "0") return 0; // Go's time.ParseDuration (and so acr purge) accepts a bare 0
   if (!/^(?:\d+(?:\.\d+)?(?:d|h|ms|m|s|us|µs|ns))+$/.test(trimmed)) return undefined;
   let total = 0;
   for (const m of trimmed.matchAll(/(\d+(?:\.\d+)?)(d|h|ms|m|s|us|µs|ns)/g)) {

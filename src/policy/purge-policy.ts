@@ -64,36 +64,42 @@ export function decideRepository(
     else addKeep(n.digest, s.reason);
   }
 
+  // What is kept keeps what it needs: an index its children, a subject its referrers.
+  const keepWhatKeptNeeds = (seeds: Iterable<Digest>) => {
+    const queue = [...seeds];
+    for (let digest = queue.pop(); digest !== undefined; digest = queue.pop()) {
+      const n = nodes.get(digest);
+      if (!n) continue;
+      for (const child of n.children) {
+        if (!nodes.has(child)) continue;
+        const fresh = !keep.has(child);
+        addKeep(child, { rule: "child-of-kept-index", detail: `listed by kept index ${short(digest)}` });
+        if (fresh) queue.push(child);
+      }
+      for (const r of referrers.get(digest) ?? []) {
+        const fresh = !keep.has(r);
+        addKeep(r, { rule: "referrer-of-kept-subject", detail: `refers to kept ${short(digest)}` });
+        if (fresh) queue.push(r);
+      }
+    }
+  };
+  keepWhatKeptNeeds(keep.keys());
+
   if (policy.keep && policy.keep > 0) {
+    // Counted only after the closure above, so that a slot never goes to something that stays anyway.
     // As in acr purge, --keep counts tagged images; referrers never take a slot (they follow their subject).
     const countable = [...selected.keys()]
       .map((d) => nodes.get(d) as ManifestNode)
       .filter((n) => !keep.has(n.digest) && !n.subject && n.tags.length > 0)
       .sort(newestFirst);
-    for (const n of countable.slice(0, policy.keep)) {
+    const chosen = countable.slice(0, policy.keep);
+    for (const n of chosen) {
       addKeep(n.digest, {
         rule: "keep-newest",
         detail: `one of the ${policy.keep} newest of ${countable.length} tagged images otherwise deleted`,
       });
     }
-  }
-
-  // What is kept keeps what it needs: an index its children, a subject its referrers.
-  const queue = [...keep.keys()];
-  for (let digest = queue.pop(); digest !== undefined; digest = queue.pop()) {
-    const n = nodes.get(digest);
-    if (!n) continue;
-    for (const child of n.children) {
-      if (!nodes.has(child)) continue;
-      const fresh = !keep.has(child);
-      addKeep(child, { rule: "child-of-kept-index", detail: `listed by kept index ${short(digest)}` });
-      if (fresh) queue.push(child);
-    }
-    for (const r of referrers.get(digest) ?? []) {
-      const fresh = !keep.has(r);
-      addKeep(r, { rule: "referrer-of-kept-subject", detail: `refers to kept ${short(digest)}` });
-      if (fresh) queue.push(r);
-    }
+    keepWhatKeptNeeds(chosen.map((n) => n.digest));
   }
 
   const decisions = new Map<Digest, Decision>();

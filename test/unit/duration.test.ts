@@ -46,4 +46,8 @@ describe("parseDuration reads acr purge --ago durations", () => {
   ])("%j is not a duration", (text) => {
     expect(parseDuration(text)).toBeUndefined();
   });
+
+  it("accepts a bare 0, as Go's time.ParseDuration and therefore acr purge --ago do", () => {
+    expect(parseDuration("0")).toBe(0);
+  });
 });

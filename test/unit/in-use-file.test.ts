@@ -52,6 +52,11 @@ describe("parseInUseList reads one image reference per line", () => {
     expect(usages.map((u) => u.source)).toEqual(["in-use-file f:2", "in-use-file f:4"]);
   });
 
+  it("tolerates a UTF-8 byte-order mark at the start of the file", () => {
+    const usages = parseInUseList("\uFEFFregistry.example.com/a:v1\r\n", "f");
+    expect(usages.map((u) => u.reference.host)).toEqual(["registry.example.com"]);
+  });
+
   it("accepts a last line without a newline", () => {
     expect(parseInUseList("registry.example.com/a:v1", "f")).toHaveLength(1);
   });

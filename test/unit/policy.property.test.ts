@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { ManifestNode, RepositoryInventory } from "../../src/inventory/graph.js";
 import { type Digest, sha256Digest } from "../../src/oci/digest.js";
 import { buildPlan } from "../../src/plan/build-plan.js";
+import { planSchema } from "../../src/plan/plan-schema.js";
 import type { PurgePolicy } from "../../src/policy/purge-policy.js";
 import { decideRepository } from "../../src/policy/purge-policy.js";
 import type { Decision } from "../../src/policy/reasons.js";
@@ -81,6 +82,8 @@ const nodeSpec: fc.Arbitrary<NodeSpec> = fc.record({
     "image",
     "index",
     "index",
+    "index",
+    "artifact",
     "artifact",
     "sig",
     "att",
@@ -95,16 +98,22 @@ const nodeSpec: fc.Arbitrary<NodeSpec> = fc.record({
 });
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
-  nodes: fc.array(nodeSpec, { minLength: 1, maxLength: 9 }),
+  nodes: fc.array(nodeSpec, { minLength: 1, maxLength: 10 }),
   tags: fc.array(fc.option(fc.nat(), { nil: undefined }), {
     minLength: TAG_POOL.length,
     maxLength: TAG_POOL.length,
   }),
-  filters: fc.subarray([...FILTER_POOL], { minLength: 1, maxLength: 2 }),
+  // Mostly filters that select something, sometimes a second one that may not.
+  filters: fc
+    .tuple(
+      fc.constantFrom(...FILTER_POOL.slice(0, 4)),
+      fc.option(fc.constantFrom(...FILTER_POOL), { nil: undefined }),
+    )
+    .map(([a, b]) => (b === undefined || b === a ? [a] : [a, b])),
   ago: fc.option(fc.constantFrom(0, 10, 30), { nil: undefined }),
   keep: fc.option(fc.constantFrom(0, 1, 2, 3), { nil: undefined }),
   untagged: fc.boolean(),
-  usedDigests: fc.array(fc.nat(), { maxLength: 3 }),
+  usedDigests: fc.array(fc.nat(), { maxLength: 2 }),
   usedTags: fc.subarray([...TAG_POOL, "missing"], { maxLength: 2 }),
 });
 
@@ -138,8 +147,11 @@ function buildRepository(s: Scenario): RepositoryInventory {
         node = cosign(subjectOf(), kind, common);
         break;
       case "fallback": {
-        const subject = subjectOf();
-        const referrers = nodes.filter((n) => n.subject === subject && n.tags.length === 0);
+        // Prefer a subject that already has referrers, so the fallback index lists something.
+        const subjects = [...new Set(nodes.flatMap((n) => (n.subject ? [n.subject] : [])))];
+        const subject =
+          subjects.length > 0 ? (subjects[(spec.picks[0] ?? 0) % subjects.length] as Digest) : subjectOf();
+        const referrers = nodes.filter((n) => n.subject === subject);
         node = fallbackIndex(subject, referrers, { ...common, blobs: [] });
         break;
       }
@@ -441,6 +453,7 @@ describe("policy properties on generated repositories (DESIGN invariant 1)", () 
             untagged: s.untagged,
           },
         });
+        expect(() => planSchema.parse(plan)).not.toThrow();
         const at = new Map(plan.delete.map((e, i) => [e.digest as Digest, i]));
         expect(at.size).toBe(plan.delete.length);
         for (const e of plan.delete) {

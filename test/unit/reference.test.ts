@@ -32,6 +32,7 @@ describe("parseReference normalises image references as Docker/containerd do", (
     // host is case-insensitive and is lowercased
     ["MyAcr.AzureCR.io/app:v1", "myacr.azurecr.io", "app", "v1", undefined],
     ["LOCALHOST:5000/app", "localhost:5000", "app", "latest", undefined],
+    ["Index.Docker.IO/nginx", "docker.io", "library/nginx", "latest", undefined],
     // tags may hold uppercase, dots, dashes and underscores
     ["app:V1.0_rc-2", "docker.io", "library/app", "V1.0_rc-2", undefined],
     // digests: no default tag; tag + digest keeps both

@@ -23,6 +23,7 @@ describe("parseRegistryUrl", () => {
     ["LOCALHOST:5000", false, "http://localhost:5000", "localhost:5000"],
     ["[::1]:5000", false, "http://[::1]:5000", "[::1]:5000"],
     ["https://localhost:5000", false, "https://localhost:5000", "localhost:5000"],
+    ["http://127.0.0.2:5000", false, "http://127.0.0.2:5000", "127.0.0.2:5000"],
   ] as const)("%s (insecure %s) is %s", (input, insecure, baseUrl, host) => {
     expect(parseRegistryUrl(input, insecure)).toEqual({ baseUrl, host });
   });

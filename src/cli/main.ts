@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { ZodError } from "zod";
 import { FilterError } from "../policy/filter.js";
 import { UsageError } from "../registry/registry-url.js";
@@ -29,7 +29,7 @@ function program(setCode: (code: number) => void): Command {
       "only repositories matching REPO_REGEX (repeatable)",
       (v: string, p: string[] = []) => [...p, v],
     )
-    .option("--format <format>", "text or json", "text")
+    .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
     .action(async (flags: ScanFlags) => setCode(await runScan(flags)));
 
   addSelectionOptions(

@@ -9,20 +9,7 @@ export const reasonSchema = z.object({
   source: z.string().optional(),
 });
 
-export const deleteEntrySchema = z.object({
-  repository: z.string(),
-  digest,
-  tags: z.array(z.string()),
-  mediaType: z.string(),
-  created: z.string().nullable(),
-  ageSource: z.enum(["registry", "config", "child", "unknown"]),
-  sizeBytes: z.number().int().nonnegative(),
-  reasons: z.array(reasonSchema).min(1),
-  /** Index children and referral subject, so apply can hold back what depends on a skipped item. */
-  children: z.array(digest).optional(),
-  subject: digest.optional(),
-});
-
+/** What every plan entry says of its manifest. */
 export const keepEntrySchema = z.object({
   repository: z.string(),
   digest,
@@ -32,6 +19,12 @@ export const keepEntrySchema = z.object({
   ageSource: z.enum(["registry", "config", "child", "unknown"]),
   sizeBytes: z.number().int().nonnegative(),
   reasons: z.array(reasonSchema).min(1),
+});
+
+export const deleteEntrySchema = keepEntrySchema.extend({
+  /** Index children and referral subject, so apply can hold back what depends on a skipped item. */
+  children: z.array(digest).optional(),
+  subject: digest.optional(),
 });
 
 /** Plan JSON, version 1: the artefact a human reviews and `apply` executes. */

@@ -32,7 +32,10 @@ export async function readPlan(path: string): Promise<Plan> {
 export async function runApply(planPath: string, flags: ApplyFlags): Promise<number> {
   const startedAt = new Date();
   const plan = await readPlan(planPath);
-  const opened = await openRegistry({ ...flags, registry: flags.registry ?? plan.registry }, readStdinOnce);
+  const opened = await openRegistry(
+    { ...flags, registry: flags.registry ?? plan.registryUrl ?? plan.registry },
+    readStdinOnce,
+  );
   try {
     if (canonicalHost(opened.registry.host) !== canonicalHost(plan.registry)) {
       throw new UsageError(`plan ${planPath} was made for ${plan.registry}, not ${opened.registry.host}`);

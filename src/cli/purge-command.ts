@@ -99,6 +99,7 @@ export async function runPurge(flags: PurgeFlags, command: "plan" | "purge"): Pr
       policy,
       resolution,
       now,
+      registryUrl: opened.url,
       options: {
         filters: filters.map((f) => f.text),
         ago: flags.ago ?? null,

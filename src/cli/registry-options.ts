@@ -61,6 +61,8 @@ export function addRegistryOptions(cmd: Command): Command {
 
 export interface OpenedRegistry {
   readonly registry: Registry;
+  /** How the registry was reached, recorded in plans so that apply reaches it the same way. */
+  readonly url: string;
   readonly cache: ContentCache;
   readonly transport?: HttpTransport;
   close(): Promise<void>;
@@ -76,7 +78,7 @@ export async function openRegistry(
   const cache = new ContentCache(flags.cache ? (flags.cacheDir ?? defaultCacheDir()) : undefined);
   if (flags.registry.startsWith("oci:")) {
     const registry = new OciLayoutRegistry(flags.registry.slice("oci:".length));
-    return { registry, cache, close: async () => {} };
+    return { registry, cache, url: flags.registry, close: async () => {} };
   }
   const location = parseRegistryUrl(flags.registry, flags.insecure ?? false);
   const transport = new HttpTransport({
@@ -92,5 +94,5 @@ export async function openRegistry(
   const credentials =
     flags.username && password !== undefined ? { username: flags.username, password } : undefined;
   const registry = new DistributionRegistry(location, transport, credentials ? { credentials } : {});
-  return { registry, cache, transport, close: () => transport.close() };
+  return { registry, cache, transport, url: location.baseUrl, close: () => transport.close() };
 }

@@ -14,6 +14,7 @@ export interface PlanInput {
   readonly resolution: Resolution;
   readonly now: Date;
   readonly options: Plan["options"];
+  readonly registryUrl?: string;
 }
 
 /** Turns an inventory, the in-use references and a policy into a plan. Pure. */
@@ -54,6 +55,7 @@ export function buildPlan(input: PlanInput): Plan {
   return {
     version: 1,
     registry: inventory.registry,
+    ...(input.registryUrl ? { registryUrl: input.registryUrl } : {}),
     createdAt: now.toISOString(),
     options: input.options,
     summary: {

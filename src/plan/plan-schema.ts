@@ -30,7 +30,10 @@ export const deleteEntrySchema = keepEntrySchema.extend({
 /** Plan JSON, version 1: the artefact a human reviews and `apply` executes. */
 export const planSchema = z.object({
   version: z.literal(1),
+  /** The registry host, as image references name it. */
   registry: z.string(),
+  /** Where the plan's registry was reached (`https://…`, `http://…`, `oci:DIR`), for apply. */
+  registryUrl: z.string().optional(),
   createdAt: z.string(),
   options: z.object({
     filters: z.array(z.string()),

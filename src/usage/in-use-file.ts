@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../registry/registry-url.js";
 import { InvalidReferenceError, parseReference } from "./reference.js";
-import type { Usage, UsageSource } from "./usage.js";
+import { type Usage, type UsageSource, UsageSourceError } from "./usage.js";
 
 /**
  * Parses a reference list: one image reference per line, `#` starts a comment, blank lines are
@@ -34,7 +34,8 @@ export function inUseFileSource(path: string, readStdin: () => Promise<string> =
       try {
         text = path === "-" ? await readStdin() : await readFile(path, "utf8");
       } catch (error) {
-        throw new UsageError(`--in-use-file ${label}: ${(error as Error).message}`);
+        // An in-use list that cannot be read is a usage source that failed: fail closed (exit 3).
+        throw new UsageSourceError(`in-use-file ${label}`, (error as Error).message, { cause: error });
       }
       return parseInUseList(text, label);
     },

@@ -265,10 +265,6 @@ describe("exit codes and refusals", () => {
       [["purge", "--registry", url], /--filter/],
       [["purge", "--registry", url, "--filter", "a(:b"], /--filter/],
       [["purge", "--registry", url, "--filter", "a:.*", "--ago", "soon"], /--ago/],
-      [
-        ["purge", "--registry", url, "--filter", "a:.*", "--in-use-file", join(dir, "missing.txt")],
-        /missing\.txt/,
-      ],
       [["purge", "--registry", "http://10.1.2.3:5000", "--filter", "a:.*"], /--insecure/],
       [["purge", "--filter", "a:.*"], /--registry/],
     ];
@@ -277,6 +273,31 @@ describe("exit codes and refusals", () => {
       expect(res.code, args.join(" ")).toBe(2);
       expect(res.stderr, args.join(" ")).toMatch(message);
     }
+  });
+
+  it("an in-use list that cannot be read fails closed: exit 3, nothing deleted", async () => {
+    const { registry } = connect(url);
+    const p = uniqueRepo("closed");
+    const image = buildImage({ seed: p, created: ago(90) });
+    await pushManifest(registry, p, image, ["1"]);
+    const dir = await tempDir();
+    const res = await runCli([
+      "purge",
+      "--registry",
+      url,
+      "--filter",
+      `${p}:.*`,
+      "--apply",
+      "--yes",
+      "--in-use-file",
+      join(dir, "missing.txt"),
+      "--no-cache",
+      "--audit-dir",
+      join(dir, "a"),
+    ]);
+    expect(res.code).toBe(3);
+    expect(res.stderr).toMatch(/in-use-file .*missing\.txt.*Nothing was deleted/s);
+    expect(await registry.headManifest(p, image.digest)).toBeDefined();
   });
 
   it("an unparsable in-use line is an error with its line number (exit 2)", async () => {

@@ -1,14 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { ZodError } from "zod";
+import { loadConfig } from "../config/load-config.js";
 import { type Plan, planSchema } from "../plan/plan-schema.js";
 import { canonicalHost, UsageError } from "../registry/registry-url.js";
 import { applyPlan, redactedConfiguration } from "./purge-command.js";
-import { openRegistry, type RegistryFlags } from "./registry-options.js";
+import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 
 export interface ApplyFlags extends RegistryFlags {
   yes?: boolean;
-  auditDir: string;
+  auditDir?: string;
 }
 
 export async function readPlan(path: string): Promise<Plan> {
@@ -29,8 +30,10 @@ export async function readPlan(path: string): Promise<Plan> {
   }
 }
 
-export async function runApply(planPath: string, flags: ApplyFlags): Promise<number> {
+export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<number> {
   const startedAt = new Date();
+  const config = await loadConfig(cliFlags.config);
+  const flags = { ...cliFlags, ...withConfig(cliFlags, config) };
   const plan = await readPlan(planPath);
   const opened = await openRegistry(
     { ...flags, registry: flags.registry ?? plan.registryUrl ?? plan.registry },
@@ -42,7 +45,7 @@ export async function runApply(planPath: string, flags: ApplyFlags): Promise<num
     }
     return await applyPlan(plan, opened.registry, {
       yes: flags.yes ?? false,
-      auditDir: flags.auditDir,
+      auditDir: flags.auditDir ?? config.audit.dir,
       configuration: { ...redactedConfiguration(flags, "apply"), plan: planPath },
       command: "apply",
       startedAt,

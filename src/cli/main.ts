@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { ZodError } from "zod";
+import { configJsonSchema } from "../config/config-schema.js";
 import { FilterError } from "../policy/filter.js";
 import { UsageError } from "../registry/registry-url.js";
 import { RegistryError } from "../registry/types.js";
@@ -48,8 +49,17 @@ function program(setCode: (code: number) => void): Command {
 
   addRegistryOptions(cli.command("apply").description("execute a reviewed plan").argument("<plan.json>"))
     .option("--yes", "do not ask for confirmation")
-    .option("--audit-dir <dir>", "where audit records go", "audits")
+    .option("--audit-dir <dir>", "where audit records go (default audits)")
     .action(async (planPath: string, flags: ApplyFlags) => setCode(await runApply(planPath, flags)));
+
+  cli
+    .command("config")
+    .description("configuration helpers")
+    .command("schema")
+    .description("print the JSON Schema of regsweep.yaml")
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    });
 
   return cli;
 }

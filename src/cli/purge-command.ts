@@ -3,19 +3,28 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { writeAudit } from "../apply/audit.js";
 import { executePlan, type ItemResult } from "../apply/execute-plan.js";
+import { loadConfig } from "../config/load-config.js";
 import { scanRegistry } from "../inventory/scan.js";
 import { buildPlan } from "../plan/build-plan.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { parseDuration } from "../policy/duration.js";
 import { type Filter, FilterError, parseFilter, repositorySelected } from "../policy/filter.js";
+import type { PurgePolicy } from "../policy/purge-policy.js";
 import { UsageError } from "../registry/registry-url.js";
 import { formatBytes } from "../report/format-bytes.js";
 import { formatPlanText } from "../report/plan-text.js";
-import { inUseFileSource } from "../usage/in-use-file.js";
+import { azureContext } from "../usage/azure/azure-context.js";
+import { buildUsageSources } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
 import { confirmDeletion } from "./confirm.js";
-import { addRegistryOptions, openRegistry, positiveInt, type RegistryFlags } from "./registry-options.js";
+import {
+  addRegistryOptions,
+  openRegistry,
+  positiveInt,
+  type RegistryFlags,
+  withConfig,
+} from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 
 export interface PurgeFlags extends RegistryFlags {
@@ -23,14 +32,17 @@ export interface PurgeFlags extends RegistryFlags {
   ago?: string;
   keep?: number;
   untagged?: boolean;
+  scope?: "all" | "used-repositories";
   inUseFile?: string[];
+  kubeconfig?: string;
+  context?: string[];
   registryAlias?: string[];
   dryRun?: boolean;
   apply?: boolean;
   yes?: boolean;
   output?: string;
   format: "text" | "json";
-  auditDir: string;
+  auditDir?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -54,9 +66,24 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
     .option("--untagged", "purge untagged manifests too")
     .addOption(
       new Option(
+        "--scope <scope>",
+        "used-repositories: only delete in repositories a usage source references",
+      ).choices(["all", "used-repositories"]),
+    )
+    .addOption(
+      new Option(
         "--in-use-file <file>",
         "image references in use, one per line (- for stdin); repeatable",
       ).argParser(collect),
+    )
+    .option(
+      "--kubeconfig <file>",
+      "read in-use images from this cluster (its current context unless --context)",
+    )
+    .addOption(
+      new Option("--context <name>", "a kubeconfig context to read; repeatable, each is a source").argParser(
+        collect,
+      ),
     )
     .addOption(
       new Option(
@@ -66,33 +93,52 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
     )
     .option("-o, --output <file>", "write the plan JSON here")
     .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
-    .option("--audit-dir <dir>", "where audit records go", "audits");
+    .option("--audit-dir <dir>", "where audit records go (default audits)");
 }
 
-export async function runPurge(flags: PurgeFlags, command: "plan" | "purge"): Promise<number> {
+export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge"): Promise<number> {
   const startedAt = new Date();
+  const config = await loadConfig(cliFlags.config);
+  const flags = { ...cliFlags, ...withConfig(cliFlags, config) };
   if (flags.apply && flags.dryRun) throw new UsageError("--apply and --dry-run contradict each other");
   if (command === "plan" && flags.apply)
     throw new UsageError("plan never deletes: use purge --apply or apply PLAN.json");
-  if (flags.passwordStdin && flags.inUseFile?.includes("-")) {
+  const sources = buildUsageSources(
+    config,
+    { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
+    { azure: () => azureContext(config.azure), readStdin: readStdinOnce },
+  );
+  if (flags.passwordStdin && sources.some((s) => s.name === "in-use-file <stdin>")) {
     throw new UsageError("--password-stdin and --in-use-file - cannot both read standard input");
   }
-  const filters = parseFilters(flags.filter ?? [".*:.*"]);
-  const agoMs = flags.ago === undefined ? undefined : parseDuration(flags.ago);
-  if (flags.ago !== undefined && agoMs === undefined) {
-    throw new UsageError(`--ago ${JSON.stringify(flags.ago)} is not a duration (examples: 30d, 1d12h, 90m)`);
+  const ago = flags.ago ?? config.policy.ago;
+  const keep = flags.keep ?? config.policy.keep;
+  const filters = parseFilters(flags.filter ?? config.policy.filters);
+  const agoMs = ago === undefined ? undefined : parseDuration(ago);
+  if (ago !== undefined && agoMs === undefined) {
+    throw new UsageError(`--ago ${JSON.stringify(ago)} is not a duration (examples: 30d, 1d12h, 90m)`);
   }
-  const policy = { filters, agoMs, keep: flags.keep, untagged: flags.untagged ?? false };
+  const policy: PurgePolicy = {
+    filters,
+    agoMs,
+    keep,
+    untagged: flags.untagged ?? config.policy.untagged,
+    scope: flags.scope ?? config.policy.scope,
+  };
+  const auditDir = flags.auditDir ?? config.audit.dir;
 
   const opened = await openRegistry(flags, readStdinOnce);
   try {
     // Usage first: a source that fails stops the run before any registry work (fail closed).
-    const usages = await loadUsages((flags.inUseFile ?? []).map((f) => inUseFileSource(f, readStdinOnce)));
+    const usages = await loadUsages(sources);
     const inventory = await scanRegistry(opened.registry, {
       cache: opened.cache,
       includeRepository: (name) => repositorySelected(filters, name),
     });
-    const resolution = resolveUsages(inventory, usages, flags.registryAlias ?? []);
+    const resolution = resolveUsages(inventory, usages, [
+      ...config.registry.aliases,
+      ...(flags.registryAlias ?? []),
+    ]);
     const now = new Date();
     const plan = buildPlan({
       inventory,
@@ -102,8 +148,8 @@ export async function runPurge(flags: PurgeFlags, command: "plan" | "purge"): Pr
       registryUrl: opened.url,
       options: {
         filters: filters.map((f) => f.text),
-        ago: flags.ago ?? null,
-        keep: flags.keep ?? null,
+        ago: ago ?? null,
+        keep: keep ?? null,
         untagged: policy.untagged,
       },
     });
@@ -116,9 +162,9 @@ export async function runPurge(flags: PurgeFlags, command: "plan" | "purge"): Pr
       );
     }
 
-    const configuration = redactedConfiguration(flags, command);
+    const configuration = { ...redactedConfiguration(flags, command), sources: sources.map((s) => s.name) };
     if (!flags.apply) {
-      const audit = await writeAudit(flags.auditDir, {
+      const audit = await writeAudit(auditDir, {
         mode: "dry-run",
         command,
         plan,
@@ -134,7 +180,7 @@ export async function runPurge(flags: PurgeFlags, command: "plan" | "purge"): Pr
     }
     return await applyPlan(plan, opened.registry, {
       yes: flags.yes ?? false,
-      auditDir: flags.auditDir,
+      auditDir,
       configuration,
       command,
       startedAt,

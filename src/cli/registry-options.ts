@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
+import type { Config } from "../config/config-schema.js";
 import { log } from "../log.js";
 import { ContentCache, defaultCacheDir } from "../registry/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
@@ -11,13 +12,29 @@ export interface RegistryFlags {
   registry?: string;
   insecure?: boolean;
   caFile?: string;
-  concurrency: number;
+  concurrency?: number;
   rps?: number;
   cacheDir?: string;
   cache: boolean;
   username?: string;
   passwordStdin?: boolean;
   logLevel?: string;
+  config?: string;
+}
+
+/** Flags win over the configuration file, which wins over built-in defaults. */
+export function withConfig(flags: RegistryFlags, config: Config): RegistryFlags & { concurrency: number } {
+  const r = config.registry;
+  return {
+    ...flags,
+    registry: flags.registry ?? r.url,
+    insecure: flags.insecure ?? r.insecure,
+    caFile: flags.caFile ?? r.caFile,
+    concurrency: flags.concurrency ?? r.concurrency,
+    rps: flags.rps ?? r.rps,
+    cacheDir: flags.cacheDir ?? r.cacheDir,
+    username: flags.username ?? r.username,
+  };
 }
 
 export function positiveInt(name: string) {
@@ -35,12 +52,13 @@ export function addRegistryOptions(cmd: Command): Command {
       "--registry <url>",
       "registry: https://host[:port], http://127.0.0.1:PORT, or oci:DIR (an OCI image layout tree)",
     )
+    .option("--config <file>", "regsweep.yaml (or JSON): registry, policy, usage sources")
     .option("--insecure", "allow plain http and unverified TLS")
     .option("--ca-file <pem>", "trust this CA certificate besides the system ones")
     .addOption(
-      new Option("--concurrency <n>", "requests in flight at once")
-        .default(8)
-        .argParser(positiveInt("--concurrency")),
+      new Option("--concurrency <n>", "requests in flight at once (default 8)").argParser(
+        positiveInt("--concurrency"),
+      ),
     )
     .addOption(
       new Option("--rps <n>", "at most this many requests per second").argParser(positiveInt("--rps")),
@@ -84,7 +102,7 @@ export async function openRegistry(
   const transport = new HttpTransport({
     insecure: flags.insecure ?? false,
     ...(flags.caFile ? { caFile: flags.caFile } : {}),
-    concurrency: Math.max(1, flags.concurrency),
+    concurrency: Math.max(1, flags.concurrency ?? 8),
     ...(flags.rps ? { rps: flags.rps } : {}),
   });
   const password = flags.passwordStdin

@@ -1,8 +1,9 @@
+import { loadConfig } from "../config/load-config.js";
 import type { Inventory } from "../inventory/graph.js";
 import { scanRegistry } from "../inventory/scan.js";
 import { parseFilter, repositorySelected } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
-import { openRegistry, type RegistryFlags } from "./registry-options.js";
+import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 
 export interface ScanFlags extends RegistryFlags {
@@ -44,7 +45,9 @@ export function summariseInventory(inventory: Inventory): RepositorySummary[] {
   });
 }
 
-export async function runScan(flags: ScanFlags): Promise<number> {
+export async function runScan(cliFlags: ScanFlags): Promise<number> {
+  const config = await loadConfig(cliFlags.config);
+  const flags = { ...cliFlags, ...withConfig(cliFlags, config) };
   const filters = (flags.filter ?? []).map(parseFilter);
   const opened = await openRegistry(flags, readStdinOnce);
   try {

@@ -24,7 +24,13 @@ export function buildPlan(input: PlanInput): Plan {
   const kept: { repository: string; node: ManifestNode; decision: Decision }[] = [];
   const deleteEntries: DeleteEntry[] = [];
   for (const repo of inventory.repositories) {
-    const decisions = decideRepository(repo, policy, resolution.inUse.get(repo.name) ?? new Map(), now);
+    const decisions = decideRepository(
+      repo,
+      policy,
+      resolution.inUse.get(repo.name) ?? new Map(),
+      now,
+      resolution.usedRepositories.has(repo.name),
+    );
     const nodes = new Map(repo.manifests.map((n) => [n.digest, n]));
     const toDelete: ManifestNode[] = [];
     for (const node of repo.manifests) {

@@ -12,6 +12,8 @@ export interface PurgePolicy {
   readonly keep?: number;
   /** Untagged top-level manifests are candidates too. */
   readonly untagged: boolean;
+  /** used-repositories: delete only in repositories some usage source references (the AKS script's rule). */
+  readonly scope?: "all" | "used-repositories";
 }
 
 type Selection =
@@ -28,6 +30,7 @@ export function decideRepository(
   policy: PurgePolicy,
   inUse: ReadonlyMap<Digest, readonly Usage[]>,
   now: Date,
+  repositoryUsed = true,
 ): Map<Digest, Decision> {
   const nodes = new Map(repo.manifests.map((n) => [n.digest, n]));
   const parents = new Map<Digest, Digest[]>();
@@ -59,7 +62,16 @@ export function decideRepository(
   const selected = new Map<Digest, Reason<DeleteRule>[]>();
   for (const n of repo.manifests) {
     if (isFollower(n, nodes, parents)) continue;
-    const s = select(n, repo.name, nodes, policy, now);
+    const s: Selection =
+      policy.scope === "used-repositories" && !repositoryUsed
+        ? {
+            selected: false,
+            reason: {
+              rule: "repository-not-used",
+              detail: "no usage source references this repository (--scope used-repositories)",
+            },
+          }
+        : select(n, repo.name, nodes, policy, now);
     if (s.selected) selected.set(n.digest, s.reasons);
     else addKeep(n.digest, s.reason);
   }

@@ -6,6 +6,7 @@ export type KeepRule =
   | "referrer-of-kept-subject"
   | "locked"
   | "repository-not-selected"
+  | "repository-not-used"
   | "tag-not-matched"
   | "untagged-not-selected"
   | "too-recent"

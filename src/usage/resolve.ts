@@ -13,6 +13,8 @@ export interface Resolution {
   readonly warnings: readonly string[];
   /** How many references named other registries and were set aside. */
   readonly otherRegistries: number;
+  /** Repositories of this registry that at least one reference names. */
+  readonly usedRepositories: ReadonlySet<string>;
 }
 
 /**
@@ -30,6 +32,7 @@ export function resolveUsages(
   const inUse = new Map<string, Map<Digest, Usage[]>>();
   const warnings: string[] = [];
   let otherRegistries = 0;
+  const usedRepositories = new Set<string>();
   const add = (repository: string, digest: Digest, usage: Usage) => {
     const repo = inUse.get(repository) ?? new Map<Digest, Usage[]>();
     inUse.set(repository, repo);
@@ -41,6 +44,7 @@ export function resolveUsages(
       otherRegistries++;
       continue;
     }
+    usedRepositories.add(ref.repository);
     if (ref.digest) {
       add(ref.repository, ref.digest, usage);
       continue;
@@ -54,5 +58,5 @@ export function resolveUsages(
         `${formatReference(ref)} (${usage.source}) names a tag the registry does not have: that workload cannot pull it`,
       );
   }
-  return { inUse, warnings, otherRegistries };
+  return { inUse, warnings, otherRegistries, usedRepositories };
 }

@@ -1,0 +1,122 @@
+import { z } from "zod";
+
+const optional = z
+  .boolean()
+  .default(false)
+  .describe("a failing optional source is reported and skipped; a required one stops the run (exit 3)");
+const subscriptions = z
+  .array(z.string())
+  .optional()
+  .describe("subscription ids; default: azure.subscriptions");
+const resourceGroups = z.array(z.string()).optional().describe("only these resource groups");
+const namespaces = z
+  .object({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() })
+  .strict()
+  .optional();
+
+export const usageSourceSchema = z.discriminatedUnion("type", [
+  z
+    .object({
+      type: z.literal("file"),
+      path: z.string().describe("one image reference per line; - for stdin"),
+      optional,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("kubernetes"),
+      kubeconfig: z.string().optional().describe("default: $KUBECONFIG or ~/.kube/config"),
+      contexts: z
+        .union([z.array(z.string()).min(1), z.literal("all")])
+        .optional()
+        .describe("contexts to read, or all; default: the current context"),
+      namespaces,
+      optional,
+    })
+    .strict(),
+  z.object({ type: z.literal("appservice"), subscriptions, resourceGroups, optional }).strict(),
+  z.object({ type: z.literal("containerapps"), subscriptions, resourceGroups, optional }).strict(),
+  z.object({ type: z.literal("containerinstances"), subscriptions, resourceGroups, optional }).strict(),
+  z
+    .object({
+      type: z.literal("aks"),
+      subscriptions,
+      clusters: z
+        .record(
+          z.string(),
+          z.object({ name: z.string(), subscriptionId: z.string(), resourceGroup: z.string() }).strict(),
+        )
+        .optional()
+        .describe(
+          "alias -> cluster, as the AKS cleanup script's config; default: every cluster in the subscriptions",
+        ),
+      namespaces,
+      optional,
+    })
+    .strict(),
+]);
+export type UsageSourceConfig = z.infer<typeof usageSourceSchema>;
+
+export const AZURE_CLOUDS = ["AzurePublicCloud", "AzureUSGovernment", "AzureChinaCloud"] as const;
+
+export const configSchema = z
+  .object({
+    registry: z
+      .object({
+        url: z.string().optional().describe("https://host[:port], http://127.0.0.1:PORT or oci:DIR"),
+        aliases: z
+          .array(z.string())
+          .default([])
+          .describe("other host names references use for this registry"),
+        insecure: z.boolean().default(false),
+        caFile: z.string().optional(),
+        username: z.string().optional(),
+        concurrency: z.number().int().positive().default(8),
+        rps: z.number().int().positive().optional(),
+        cacheDir: z.string().optional(),
+      })
+      .strict()
+      .default({ aliases: [], insecure: false, concurrency: 8 }),
+    policy: z
+      .object({
+        filters: z
+          .array(z.string())
+          .default([".*:.*"])
+          .describe("REPO_REGEX:TAG_REGEX, as acr purge --filter"),
+        ago: z.string().optional().describe("only older than this: 30d, 1d12h, 90m"),
+        keep: z.number().int().nonnegative().optional(),
+        untagged: z.boolean().default(false),
+        scope: z
+          .enum(["all", "used-repositories"])
+          .default("all")
+          .describe("used-repositories: only delete in repositories some usage source references"),
+      })
+      .strict()
+      .default({ filters: [".*:.*"], untagged: false, scope: "all" }),
+    azure: z
+      .object({
+        cloud: z.enum(AZURE_CLOUDS).default("AzurePublicCloud"),
+        subscriptions: z.array(z.string()).default([]),
+        tenantId: z.string().optional(),
+        resourceManagerEndpoint: z
+          .string()
+          .optional()
+          .describe("override the cloud's ARM endpoint (tests, private clouds)"),
+        caFile: z.string().optional().describe("extra CA certificate (PEM) trusted for Azure calls"),
+      })
+      .strict()
+      .default({ cloud: "AzurePublicCloud", subscriptions: [] }),
+    usage: z.array(usageSourceSchema).default([]),
+    audit: z
+      .object({ dir: z.string().default("audits") })
+      .strict()
+      .default({ dir: "audits" }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The published JSON Schema of the configuration file (`regsweep config schema`). */
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, { io: "input" });
+}

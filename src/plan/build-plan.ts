@@ -58,6 +58,24 @@ export function buildPlan(input: PlanInput): Plan {
       `registry ${inventory.registry} cannot list untagged manifests (the distribution API has no such call): --untagged reached only index children and referrers`,
     );
   }
+  const oldInUse = policy.agoMs
+    ? keepEntries.flatMap((k) => {
+        const age = k.created ? now.getTime() - Date.parse(k.created) : 0;
+        const usedBy = k.reasons.filter((r) => r.rule === "in-use").map((r) => r.source ?? r.detail);
+        if (usedBy.length === 0 || !k.created || age <= (policy.agoMs ?? 0)) return [];
+        const daysOverThreshold = Math.floor((age - (policy.agoMs ?? 0)) / 86_400_000);
+        return [
+          {
+            repository: k.repository,
+            digest: k.digest,
+            tags: k.tags,
+            created: k.created,
+            daysOverThreshold,
+            usedBy,
+          },
+        ];
+      })
+    : [];
   return {
     version: 1,
     registry: inventory.registry,
@@ -78,6 +96,7 @@ export function buildPlan(input: PlanInput): Plan {
     delete: deleteEntries,
     keep: keepEntries,
     warnings,
+    oldInUse: oldInUse.sort((a, b) => a.created.localeCompare(b.created)),
   };
 }
 

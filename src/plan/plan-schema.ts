@@ -53,6 +53,19 @@ export const planSchema = z.object({
   delete: z.array(deleteEntrySchema),
   keep: z.array(keepEntrySchema),
   warnings: z.array(z.string()),
+  /** Kept because in use although older than --ago: the images teams should move off, and who uses them. */
+  oldInUse: z
+    .array(
+      z.object({
+        repository: z.string(),
+        digest,
+        tags: z.array(z.string()),
+        created: z.string(),
+        daysOverThreshold: z.number().int().nonnegative(),
+        usedBy: z.array(z.string()),
+      }),
+    )
+    .default([]),
 });
 
 export type Plan = z.infer<typeof planSchema>;

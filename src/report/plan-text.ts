@@ -33,6 +33,18 @@ export function formatPlanText(plan: Plan, now: Date): string {
   lines.push(
     `Summary: ${s.manifests} manifests in ${s.repositories} repositories; delete ${s.delete}, keep ${s.keep} (${s.inUse} in use); reclaimable ${formatBytes(s.reclaimableBytes)} (blobs no kept manifest shares)`,
   );
+  if (plan.oldInUse.length > 0) {
+    lines.push("");
+    lines.push(
+      `Old images still in use (older than --ago ${plan.options.ago}, oldest first): they stay, but their users should move on`,
+    );
+    for (const o of plan.oldInUse) {
+      lines.push(
+        `  ${o.repository}@${short(o.digest)} ${o.tags.join(",") || "<untagged>"}  created ${o.created.slice(0, 10)}, ${o.daysOverThreshold} days over`,
+      );
+      for (const u of o.usedBy) lines.push(`      ${u}`);
+    }
+  }
   for (const w of plan.warnings) lines.push(`warning: ${w}`);
   return `${lines.join("\n")}\n`;
 }

@@ -123,7 +123,9 @@ export function kubernetesSource(options: KubernetesSourceOptions): UsageSource 
           }),
         );
       } catch (error) {
-        throw new UsageSourceError(name, describeKubeError(error, label, kc), { cause: error });
+        throw new UsageSourceError(`kubernetes ${label}`, describeKubeError(error, label, kc), {
+          cause: error,
+        });
       }
       return usagesOf(found, `kubernetes ${label}`);
     },

@@ -85,6 +85,8 @@ export type ResourceName =
   | "cronjobs";
 
 export interface KubeApiServerOptions {
+  /** The bearer token it accepts; default a random one (e.g. set the Entra token an AKS test hands out). */
+  token?: string;
   /** Server-side cap on items per page (applies with or without ?limit); default: honour ?limit only. */
   pageSize?: number;
   /**
@@ -150,7 +152,7 @@ export async function startKubeApiServer(
   fixture: KubeFixture,
   opts: KubeApiServerOptions = {},
 ): Promise<KubeApiServer> {
-  const token = randomBytes(24).toString("base64url");
+  const token = opts.token ?? randomBytes(24).toString("base64url");
   const requests: LoggedRequest[] = [];
   const store = buildStore(fixture);
   const listResourceVersion = newResourceVersion();

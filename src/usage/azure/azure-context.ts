@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
-import type { HttpClient } from "@azure/core-rest-pipeline";
 import { AzureAuthorityHosts, DefaultAzureCredential } from "@azure/identity";
 import type { Config } from "../../config/config-schema.js";
 
@@ -25,8 +26,10 @@ export interface AzureContext {
   /** Options every ARM SDK client takes: the cloud's endpoint and token audience, and an optional HTTP client. */
   readonly clientOptions: {
     readonly endpoint: string;
+    /** The token audience: older SDK clients read `credentialScopes`, newer ones `credentials.scopes`. */
     readonly credentialScopes: string[];
-    readonly httpClient?: HttpClient;
+    readonly credentials: { readonly scopes: string[] };
+    readonly tlsOptions?: { readonly ca: string[] };
   };
 }
 
@@ -46,7 +49,6 @@ export function azureContext(
   azure: Config["azure"],
   options: {
     env?: Record<string, string | undefined>;
-    httpClient?: HttpClient;
     credential?: TokenCredential;
   } = {},
 ): AzureContext {
@@ -61,13 +63,17 @@ export function azureContext(
           authorityHost: cloud.authorityHost,
           ...(azure.tenantId ? { tenantId: azure.tenantId } : {}),
         }));
+  const scopes = [`${cloud.resourceManager}/.default`];
+  // Node's `ca` replaces the default roots, so the extra CA joins them rather than standing alone.
+  const ca = azure.caFile ? [...rootCertificates, readFileSync(azure.caFile, "utf8")] : undefined;
   return {
     credential,
     subscriptions: azure.subscriptions,
     clientOptions: {
       endpoint,
-      credentialScopes: [`${cloud.resourceManager}/.default`],
-      ...(options.httpClient ? { httpClient: options.httpClient } : {}),
+      credentialScopes: scopes,
+      credentials: { scopes },
+      ...(ca ? { tlsOptions: { ca } } : {}),
     },
   };
 }

@@ -30,6 +30,21 @@ function program(setCode: (code: number) => void): Command {
       "only repositories matching REPO_REGEX (repeatable)",
       (v: string, p: string[] = []) => [...p, v],
     )
+    .option("--in-use-file <file>", "image references in use (repeatable)", (v: string, p: string[] = []) => [
+      ...p,
+      v,
+    ])
+    .option("--kubeconfig <file>", "read in-use images from this cluster")
+    .option(
+      "--context <name>",
+      "a kubeconfig context to read (repeatable)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option(
+      "--registry-alias <host>",
+      "another name references use for this registry (repeatable)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
     .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
     .action(async (flags: ScanFlags) => setCode(await runScan(flags)));
 

@@ -1,14 +1,31 @@
 import { loadConfig } from "../config/load-config.js";
 import type { Inventory } from "../inventory/graph.js";
 import { scanRegistry } from "../inventory/scan.js";
+import type { Digest } from "../oci/digest.js";
 import { parseFilter, repositorySelected } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
+import { azureContext } from "../usage/azure/azure-context.js";
+import { buildUsageSources } from "../usage/build-sources.js";
+import { loadUsages } from "../usage/load-usages.js";
+import { resolveUsages } from "../usage/resolve.js";
+import type { Usage } from "../usage/usage.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 
 export interface ScanFlags extends RegistryFlags {
   filter?: string[];
   format: "text" | "json";
+  inUseFile?: string[];
+  kubeconfig?: string;
+  context?: string[];
+  registryAlias?: string[];
+}
+
+export interface InUseSummary {
+  readonly repository: string;
+  readonly digest: string;
+  readonly tags: readonly string[];
+  readonly usedBy: readonly string[];
 }
 
 export interface RepositorySummary {
@@ -49,17 +66,37 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
   const config = await loadConfig(cliFlags.config);
   const flags = { ...cliFlags, ...withConfig(cliFlags, config) };
   const filters = (flags.filter ?? []).map(parseFilter);
+  const sources = buildUsageSources(
+    config,
+    { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
+    { azure: () => azureContext(config.azure), readStdin: readStdinOnce },
+  );
   const opened = await openRegistry(flags, readStdinOnce);
   try {
+    const usages = await loadUsages(sources);
     const inventory = await scanRegistry(opened.registry, {
       cache: opened.cache,
       ...(filters.length ? { includeRepository: (n: string) => repositorySelected(filters, n) } : {}),
     });
     const repositories = summariseInventory(inventory);
+    const resolution = resolveUsages(inventory, usages, [
+      ...config.registry.aliases,
+      ...(flags.registryAlias ?? []),
+    ]);
+    const inUse: InUseSummary[] = inventory.repositories.flatMap((repo) =>
+      [...(resolution.inUse.get(repo.name) ?? new Map<Digest, readonly Usage[]>())].map(
+        ([digest, users]) => ({
+          repository: repo.name,
+          digest,
+          tags: repo.manifests.find((m) => m.digest === digest)?.tags ?? [],
+          usedBy: [...new Set(users.map((u) => u.source))],
+        }),
+      ),
+    );
     const requests = opened.transport?.stats.requests;
     if (flags.format === "json") {
       process.stdout.write(
-        `${JSON.stringify({ registry: inventory.registry, scannedAt: inventory.scannedAt, listsUntagged: inventory.listsUntagged, repositories, ...(requests !== undefined ? { requests } : {}) }, null, 2)}\n`,
+        `${JSON.stringify({ registry: inventory.registry, scannedAt: inventory.scannedAt, listsUntagged: inventory.listsUntagged, repositories, inUse, warnings: resolution.warnings, ...(requests !== undefined ? { requests } : {}) }, null, 2)}\n`,
       );
       return 0;
     }
@@ -71,6 +108,14 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
       lines.push(
         `${r.repository.padEnd(32)} ${String(r.manifests).padStart(9)} ${String(r.tags).padStart(6)} ${formatBytes(r.bytes).padStart(10)}  ${(r.oldest ?? "-").slice(0, 10).padEnd(10)}  ${(r.newest ?? "-").slice(0, 10)}`,
       );
+    }
+    if (sources.length > 0) {
+      lines.push("", `In use (${inUse.length} digests, from ${sources.map((s) => s.name).join(", ")}):`);
+      for (const u of inUse) {
+        lines.push(`  ${u.repository}@${u.digest.slice(0, 19)} ${u.tags.join(",") || "<untagged>"}`);
+        for (const who of u.usedBy) lines.push(`      ${who}`);
+      }
+      for (const w of resolution.warnings) lines.push(`warning: ${w}`);
     }
     const total = repositories.reduce((s, r) => s + r.manifests, 0);
     lines.push(`${total} manifests${requests !== undefined ? `, ${requests} requests` : ""}`);

@@ -336,6 +336,31 @@ describe("plan --config with every usage source (end to end)", () => {
     expect(text.stdout).toMatch(/rollback.*\n.*kubernetes prod\/payments\/replicaset\/api-7d9f/);
   });
 
+  it("scan shows, per in-use digest, who uses it", async () => {
+    const res = await runCli([
+      "scan",
+      "--registry",
+      url,
+      "--filter",
+      `${p}/k8s`,
+      "--kubeconfig",
+      join(dir, "kubeconfig"),
+      "--context",
+      "prod",
+      "--context",
+      "staging",
+      "--no-cache",
+      "--format",
+      "json",
+    ]);
+    expect(res.code).toBe(0);
+    const inUse = JSON.parse(res.stdout).inUse as { digest: string; usedBy: string[] }[];
+    const usedBy = (key: string) => inUse.find((u) => u.digest === images[key]?.digest)?.usedBy ?? [];
+    expect(usedBy("k8s:rollback")).toEqual(["kubernetes prod/payments/replicaset/api-7d9f (container api)"]);
+    expect(usedBy("k8s:staging-only")[0]).toMatch(/^kubernetes staging\/web\/deployment\/front/);
+    expect(usedBy("k8s:old")).toEqual([]);
+  });
+
   it("scope used-repositories deletes only in repositories some source references", async () => {
     const unusedRepo = uniqueRepo("unused-repo");
     await pushManifest(registry, `${p}/${unusedRepo}`, img("nobody uses this repo"), ["x"]);

@@ -13,7 +13,6 @@ import type { PurgePolicy } from "../policy/purge-policy.js";
 import { UsageError } from "../registry/registry-url.js";
 import { formatBytes } from "../report/format-bytes.js";
 import { formatPlanText } from "../report/plan-text.js";
-import { azureContext } from "../usage/azure/azure-context.js";
 import { buildUsageSources } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
@@ -106,7 +105,10 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge"):
   const sources = buildUsageSources(
     config,
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
-    { azure: () => azureContext(config.azure), readStdin: readStdinOnce },
+    {
+      azure: async () => (await import("../usage/azure/azure-context.js")).azureContext(config.azure),
+      readStdin: readStdinOnce,
+    },
   );
   if (flags.passwordStdin && sources.some((s) => s.name === "in-use-file <stdin>")) {
     throw new UsageError("--password-stdin and --in-use-file - cannot both read standard input");

@@ -4,7 +4,6 @@ import { scanRegistry } from "../inventory/scan.js";
 import type { Digest } from "../oci/digest.js";
 import { parseFilter, repositorySelected } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
-import { azureContext } from "../usage/azure/azure-context.js";
 import { buildUsageSources } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
@@ -69,7 +68,10 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
   const sources = buildUsageSources(
     config,
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
-    { azure: () => azureContext(config.azure), readStdin: readStdinOnce },
+    {
+      azure: async () => (await import("../usage/azure/azure-context.js")).azureContext(config.azure),
+      readStdin: readStdinOnce,
+    },
   );
   const opened = await openRegistry(flags, readStdinOnce);
   try {

@@ -1,11 +1,7 @@
 import type { Config, UsageSourceConfig } from "../config/config-schema.js";
-import { aksSource } from "./azure/aks-source.js";
-import { appServiceSource } from "./azure/app-service-source.js";
 import type { AzureContext } from "./azure/azure-context.js";
-import { containerAppsSource } from "./azure/container-apps-source.js";
-import { containerInstancesSource } from "./azure/container-instances-source.js";
 import { inUseFileSource } from "./in-use-file.js";
-import { kubernetesSource, loadKubeConfig } from "./kubernetes-source.js";
+import type { KubernetesSourceOptions } from "./kubernetes-source.js";
 import { type UsageSource, UsageSourceError } from "./usage.js";
 
 export interface AdHocSources {
@@ -19,19 +15,21 @@ export interface AdHocSources {
 
 export interface SourceDeps {
   /** Made on first use, so runs without Azure sources never touch Azure identity. */
-  readonly azure: () => AzureContext;
+  readonly azure: () => Promise<AzureContext>;
   readonly readStdin: () => Promise<string>;
 }
 
-/** The configured usage sources plus those the command line adds. */
+/**
+ * The configured usage sources plus those the command line adds. The Kubernetes and Azure clients
+ * are large; they are imported only when such a source is loaded, so other runs start fast.
+ */
 export function buildUsageSources(config: Config, adHoc: AdHocSources, deps: SourceDeps): UsageSource[] {
   const sources = config.usage.flatMap((s) => fromConfig(s, deps));
   for (const file of adHoc.inUseFiles ?? []) sources.push(inUseFileSource(file, deps.readStdin));
   if (adHoc.contexts?.length) {
-    for (const context of adHoc.contexts)
-      sources.push(kubernetesSource({ kubeconfig: adHoc.kubeconfig, context }));
+    for (const context of adHoc.contexts) sources.push(kubernetes({ kubeconfig: adHoc.kubeconfig, context }));
   } else if (adHoc.kubeconfig) {
-    sources.push(kubernetesSource({ kubeconfig: adHoc.kubeconfig }));
+    sources.push(kubernetes({ kubeconfig: adHoc.kubeconfig }));
   }
   return sources;
 }
@@ -44,36 +42,56 @@ function fromConfig(source: UsageSourceConfig, deps: SourceDeps): UsageSource[] 
     case "kubernetes": {
       const base = { kubeconfig: source.kubeconfig, namespaces: source.namespaces, optional };
       if (source.contexts === "all") return [allContexts(base)];
-      if (source.contexts) return source.contexts.map((context) => kubernetesSource({ ...base, context }));
-      return [kubernetesSource(base)];
+      if (source.contexts) return source.contexts.map((context) => kubernetes({ ...base, context }));
+      return [kubernetes(base)];
     }
     case "appservice":
-      return [lazyAzure("appservice", optional, () => appServiceSource(deps.azure(), source))];
+      return [
+        lazy("appservice", optional, async () =>
+          (await import("./azure/app-service-source.js")).appServiceSource(await deps.azure(), source),
+        ),
+      ];
     case "containerapps":
-      return [lazyAzure("containerapps", optional, () => containerAppsSource(deps.azure(), source))];
+      return [
+        lazy("containerapps", optional, async () =>
+          (await import("./azure/container-apps-source.js")).containerAppsSource(await deps.azure(), source),
+        ),
+      ];
     case "containerinstances":
       return [
-        lazyAzure("containerinstances", optional, () => containerInstancesSource(deps.azure(), source)),
+        lazy("containerinstances", optional, async () =>
+          (await import("./azure/container-instances-source.js")).containerInstancesSource(
+            await deps.azure(),
+            source,
+          ),
+        ),
       ];
     case "aks":
-      return [lazyAzure("aks", optional, () => aksSource(deps.azure(), source))];
+      return [
+        lazy("aks", optional, async () =>
+          (await import("./azure/aks-source.js")).aksSource(await deps.azure(), source),
+        ),
+      ];
   }
 }
 
+function kubernetes(options: KubernetesSourceOptions): UsageSource {
+  return lazy(`kubernetes ${options.context ?? "(current context)"}`, options.optional ?? false, async () =>
+    (await import("./kubernetes-source.js")).kubernetesSource(options),
+  );
+}
+
 /** Every context of a kubeconfig, each read as its own cluster. */
-function allContexts(base: {
-  kubeconfig?: string;
-  namespaces?: { include?: string[]; exclude?: string[] };
-  optional: boolean;
-}): UsageSource {
+function allContexts(base: Omit<KubernetesSourceOptions, "context"> & { optional: boolean }): UsageSource {
   const name = `kubernetes (every context of ${base.kubeconfig ?? "the default kubeconfig"})`;
   return {
     name,
     optional: base.optional,
     async load() {
+      const { kubernetesSource, loadKubeConfig } = await import("./kubernetes-source.js");
       let contexts: string[];
       try {
-        contexts = loadKubeConfig({ kubeconfig: base.kubeconfig })
+        contexts = loadKubeConfig(base)
           .getContexts()
           .map((c) => c.name);
       } catch (error) {
@@ -87,15 +105,15 @@ function allContexts(base: {
   };
 }
 
-/** Builds the Azure context only when the source is loaded; a credential problem is that source failing. */
-function lazyAzure(name: string, optional: boolean, make: () => UsageSource): UsageSource {
+/** A source whose adapter is imported and built when it is loaded; failing to build it is that source failing. */
+function lazy(name: string, optional: boolean, make: () => Promise<UsageSource>): UsageSource {
   return {
     name,
     optional,
     async load() {
       let source: UsageSource;
       try {
-        source = make();
+        source = await make();
       } catch (error) {
         throw new UsageSourceError(name, (error as Error).message, { cause: error });
       }

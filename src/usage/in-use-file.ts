@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { expandHome } from "../config/expand-home.js";
 import { UsageError } from "../registry/registry-url.js";
 import { InvalidReferenceError, parseReference } from "./reference.js";
 import { type Usage, type UsageSource, UsageSourceError } from "./usage.js";
@@ -32,7 +33,7 @@ export function inUseFileSource(path: string, readStdin: () => Promise<string> =
     async load() {
       let text: string;
       try {
-        text = path === "-" ? await readStdin() : await readFile(path, "utf8");
+        text = path === "-" ? await readStdin() : await readFile(expandHome(path), "utf8");
       } catch (error) {
         // An in-use list that cannot be read is a usage source that failed: fail closed (exit 3).
         throw new UsageSourceError(`in-use-file ${label}`, (error as Error).message, { cause: error });

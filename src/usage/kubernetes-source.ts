@@ -1,4 +1,5 @@
 import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { expandHome } from "../config/expand-home.js";
 import { type FoundImage, usagesOf } from "./found-image.js";
 import { imagesOf, type KubeObject, type WorkloadKind } from "./kubernetes-images.js";
 import { type UsageSource, UsageSourceError } from "./usage.js";
@@ -27,7 +28,7 @@ type Lister = (params: { limit: number; _continue?: string; namespace?: string }
 export function loadKubeConfig(options: KubernetesSourceOptions): KubeConfig {
   const kc = new KubeConfig();
   if (options.kubeconfigText !== undefined) kc.loadFromString(options.kubeconfigText);
-  else if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+  else if (options.kubeconfig) kc.loadFromFile(expandHome(options.kubeconfig));
   else kc.loadFromDefault();
   if (options.context) {
     if (!kc.getContextObject(options.context)) {

@@ -174,6 +174,7 @@ describe("plan --config with every usage source (end to end)", () => {
               {
                 resourceGroup: "rg-old",
                 name: "legacy",
+                kind: "app,linux,container",
                 siteConfig: {},
                 appSettings: { DOCKER_CUSTOM_IMAGE_NAME: `DOCKER|${ref("web", "legacy")}` },
               },

@@ -27,10 +27,17 @@ export function appServiceSource(context: AzureContext, scope: AzureScope): Usag
       sites.map(async (site) => {
         const rg = site.resourceGroup ?? resourceGroupOf(site.id);
         const name = site.name ?? "";
-        const production = readTarget(client, rg, name, undefined, `${rg}/${name}`);
+        const production = readTarget(client, rg, name, undefined, `${rg}/${name}`, site.kind);
         const slots = (await all(client.webApps.listSlots(rg, name))).map((slot) => {
           const slotName = (slot.name ?? "").split("/").at(-1) ?? "";
-          return readTarget(client, rg, name, slotName, `${rg}/${name} (slot ${slotName})`);
+          return readTarget(
+            client,
+            rg,
+            name,
+            slotName,
+            `${rg}/${name} (slot ${slotName})`,
+            slot.kind ?? site.kind,
+          );
         });
         return (await Promise.all([production, ...slots])).flat();
       }),
@@ -45,12 +52,10 @@ async function readTarget(
   name: string,
   slot: string | undefined,
   where: string,
+  kind: string | undefined,
 ): Promise<FoundImage[]> {
   const apps = client.webApps;
-  const [config, settings] = await Promise.all([
-    slot ? apps.getConfigurationSlot(rg, name, slot) : apps.getConfiguration(rg, name),
-    slot ? apps.listApplicationSettingsSlot(rg, name, slot) : apps.listApplicationSettings(rg, name),
-  ]);
+  const config = await (slot ? apps.getConfigurationSlot(rg, name, slot) : apps.getConfiguration(rg, name));
   const found: FoundImage[] = [];
   for (const [field, value] of [
     ["linuxFxVersion", config.linuxFxVersion],
@@ -72,7 +77,15 @@ async function readTarget(
       }
     }
   }
-  const legacy = imageOfCustomImageSetting(settings.properties?.DOCKER_CUSTOM_IMAGE_NAME);
-  if (legacy) found.push({ image: legacy, where: `${where} DOCKER_CUSTOM_IMAGE_NAME` });
+  // Older container apps name their image only in an app setting. Reading settings needs more than
+  // Reader (config/list/action), so it is done only for container sites whose fx version names
+  // nothing; a refusal there fails the source, as any unreadable usage must.
+  if (!config.linuxFxVersion && !config.windowsFxVersion && /container/i.test(kind ?? "")) {
+    const settings = await (slot
+      ? apps.listApplicationSettingsSlot(rg, name, slot)
+      : apps.listApplicationSettings(rg, name));
+    const legacy = imageOfCustomImageSetting(settings.properties?.DOCKER_CUSTOM_IMAGE_NAME);
+    if (legacy) found.push({ image: legacy, where: `${where} DOCKER_CUSTOM_IMAGE_NAME` });
+  }
   return found;
 }

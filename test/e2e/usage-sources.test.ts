@@ -434,6 +434,28 @@ describe("plan --config with every usage source (end to end)", () => {
     expect(wrongToken.stderr).toMatch(/no context named 'nope'/);
   });
 
+  it.each([
+    ["appservice", "Microsoft.Web/sites"],
+    ["containerapps", "Microsoft.App/"],
+    ["containerinstances", "Microsoft.ContainerInstance"],
+    ["aks", "Microsoft.ContainerService"],
+  ])("fails closed when the %s source is refused (exit 3)", async (type, path) => {
+    const down = await startArmServer(
+      { subscriptions: { [SUB]: {} } },
+      { token: AZURE_TOKEN, failWith: { pathIncludes: path, status: 403 } },
+    );
+    try {
+      const res = await plan({
+        ...config({ usage: [{ type }] }),
+        azure: { subscriptions: [SUB], resourceManagerEndpoint: down.endpoint, caFile: down.caCertPath },
+      });
+      expect(res.code).toBe(3);
+      expect(res.stderr).toMatch(new RegExp(`usage source ${type} ${SUB}.*403`, "s"));
+    } finally {
+      await down.stop();
+    }
+  });
+
   it("reports config errors with the key and the line (exit 2)", async () => {
     const file = join(dir, "bad.yaml");
     await writeFile(

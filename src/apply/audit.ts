@@ -2,6 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import type { Plan } from "../plan/plan-schema.js";
+import { parseDuration } from "../policy/duration.js";
 import { VERSION } from "../version.js";
 import type { ItemResult } from "./execute-plan.js";
 
@@ -28,6 +29,11 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
   const counts = { deleted: 0, "already-gone": 0, skipped: 0, failed: 0 };
   for (const r of results) counts[r.status]++;
   const attempted = results.length;
+  const agoMs = plan.options.ago ? (parseDuration(plan.options.ago) ?? 0) : 0;
+  const olderThanThreshold = [...plan.delete, ...plan.keep].filter(
+    (m) => m.created && input.startedAt.getTime() - Date.parse(m.created) > agoMs,
+  ).length;
+  const config = input.configuration as { context?: string[]; kubeconfig?: string };
   const record = {
     audit: { schema: "regsweep.audit/v1", toolVersion: VERSION },
     execution: {
@@ -37,6 +43,13 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
       finishedAt: input.finishedAt.toISOString(),
       durationMs: input.finishedAt.getTime() - input.startedAt.getTime(),
       user: safeUser(),
+      // Who the run acted as, where known without asking a service.
+      identity: {
+        ...(process.env.REGSWEEP_USERNAME ? { registryUser: process.env.REGSWEEP_USERNAME } : {}),
+        ...(config.context?.length ? { kubernetesContexts: config.context } : {}),
+        ...(process.env.AZURE_CLIENT_ID ? { azureClientId: process.env.AZURE_CLIENT_ID } : {}),
+        ...(process.env.AZURE_TENANT_ID ? { azureTenantId: process.env.AZURE_TENANT_ID } : {}),
+      },
       host: hostname(),
       platform: `${process.platform}/${process.arch}`,
       node: process.version,
@@ -45,8 +58,12 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
     configuration: input.configuration,
     registry: plan.registry,
     summary: {
+      scanned: plan.summary.manifests,
+      olderThanThreshold,
+      selected: plan.delete.length,
       ...plan.summary,
       ...counts,
+      notAttempted: input.mode === "apply" ? plan.delete.length - attempted : 0,
       successRate: attempted ? (counts.deleted + counts["already-gone"]) / attempted : null,
     },
     manifests: plan.delete.map((d) => ({
@@ -59,6 +76,7 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
       },
     })),
     inUse: plan.keep.filter((k) => k.reasons.some((r) => r.rule === "in-use")),
+    oldInUse: plan.oldInUse,
     warnings: plan.warnings,
   };
   await mkdir(dir, { recursive: true });

@@ -2,14 +2,27 @@ import { readFile } from "node:fs/promises";
 import { ZodError } from "zod";
 import { loadConfig } from "../config/load-config.js";
 import { type Plan, planSchema } from "../plan/plan-schema.js";
+import { parseDuration } from "../policy/duration.js";
 import { canonicalHost, UsageError } from "../registry/registry-url.js";
-import { applyPlan, redactedConfiguration } from "./purge-command.js";
+import { buildUsageSources } from "../usage/build-sources.js";
+import { applyPlan } from "./apply-flow.js";
+import { redactedConfiguration } from "./purge-command.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 
 export interface ApplyFlags extends RegistryFlags {
   yes?: boolean;
+  confirm?: "normal" | "strict";
   auditDir?: string;
+  resume?: boolean;
+  backup?: string;
+  s3Endpoint?: string;
+  maxPlanAge: string;
+  recheck: boolean;
+  inUseFile?: string[];
+  kubeconfig?: string;
+  context?: string[];
+  registryAlias?: string[];
 }
 
 export async function readPlan(path: string): Promise<Plan> {
@@ -30,11 +43,45 @@ export async function readPlan(path: string): Promise<Plan> {
   }
 }
 
+/**
+ * `apply PLAN.json`: executes a reviewed plan. The usage sources are those given here, else the
+ * ones the plan was made with; they are read again before anything is deleted (unless --no-recheck).
+ */
 export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<number> {
   const startedAt = new Date();
-  const config = await loadConfig(cliFlags.config);
-  const flags = { ...cliFlags, ...withConfig(cliFlags, config) };
   const plan = await readPlan(planPath);
+  const maxAge = parseDuration(cliFlags.maxPlanAge);
+  if (maxAge === undefined)
+    throw new UsageError(`--max-plan-age ${JSON.stringify(cliFlags.maxPlanAge)} is not a duration`);
+  const age = startedAt.getTime() - Date.parse(plan.createdAt);
+  if (maxAge > 0 && age > maxAge && !cliFlags.resume) {
+    throw new UsageError(
+      `plan ${planPath} is ${Math.floor(age / 3_600_000)} hours old (more than --max-plan-age ${cliFlags.maxPlanAge}): make a new plan, or pass a larger --max-plan-age`,
+    );
+  }
+  const given = Boolean(
+    cliFlags.config || cliFlags.inUseFile?.length || cliFlags.kubeconfig || cliFlags.context?.length,
+  );
+  const spec = plan.usage;
+  const configPath = cliFlags.config ?? (given ? undefined : spec?.config);
+  const config = await loadConfig(configPath);
+  const flags = { ...cliFlags, ...withConfig(cliFlags, config) };
+  const adHoc = given
+    ? { inUseFiles: cliFlags.inUseFile, kubeconfig: cliFlags.kubeconfig, contexts: cliFlags.context }
+    : {
+        inUseFiles: spec?.inUseFiles.filter((f) => f !== "-"),
+        kubeconfig: spec?.kubeconfig,
+        contexts: spec?.contexts,
+      };
+  if (!given && spec?.inUseFiles.includes("-") && cliFlags.recheck) {
+    process.stderr.write(
+      "warning: the plan read in-use references from stdin, which cannot be read again: pass --in-use-file to re-check them\n",
+    );
+  }
+  const sources = buildUsageSources(config, adHoc, {
+    azure: async () => (await import("../usage/azure/azure-context.js")).azureContext(config.azure),
+    readStdin: readStdinOnce,
+  });
   const opened = await openRegistry(
     { ...flags, registry: flags.registry ?? plan.registryUrl ?? plan.registry },
     readStdinOnce,
@@ -45,11 +92,22 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
     }
     return await applyPlan(plan, opened.registry, {
       yes: flags.yes ?? false,
+      confirm: flags.confirm ?? "normal",
       auditDir: flags.auditDir ?? config.audit.dir,
-      configuration: { ...redactedConfiguration(flags, "apply"), plan: planPath },
+      configuration: {
+        ...redactedConfiguration(flags, "apply"),
+        plan: planPath,
+        sources: sources.map((s) => s.name),
+      },
       command: "apply",
       startedAt,
       concurrency: flags.concurrency,
+      journalPath: `${planPath}.journal`,
+      resume: flags.resume ?? false,
+      ...(flags.backup ? { backup: flags.backup } : {}),
+      ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
+      ...(flags.recheck ? { recheck: sources } : {}),
+      aliases: [...config.registry.aliases, ...(spec?.aliases ?? []), ...(flags.registryAlias ?? [])],
     });
   } finally {
     await opened.close();

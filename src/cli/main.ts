@@ -53,17 +53,38 @@ function program(setCode: (code: number) => void): Command {
     false,
   ).action(async (flags: PurgeFlags) => setCode(await runPurge(flags, "plan")));
 
-  addSelectionOptions(
-    cli.command("purge").description("acr purge, plus in-use protection: dry run unless --apply"),
-    true,
+  addApplyOptions(
+    addSelectionOptions(
+      cli.command("purge").description("acr purge, plus in-use protection: dry run unless --apply"),
+      true,
+    ),
   )
     .option("--dry-run", "only show the plan (the default)")
     .option("--apply", "delete what the plan lists")
-    .option("--yes", "do not ask for confirmation")
     .action(async (flags: PurgeFlags) => setCode(await runPurge(flags, "purge")));
 
-  addRegistryOptions(cli.command("apply").description("execute a reviewed plan").argument("<plan.json>"))
-    .option("--yes", "do not ask for confirmation")
+  addApplyOptions(
+    addRegistryOptions(cli.command("apply").description("execute a reviewed plan").argument("<plan.json>")),
+  )
+    .option("--resume", "continue an interrupted apply from its journal (plan.json.journal)")
+    .option("--max-plan-age <duration>", "refuse plans older than this (0 = any age)", "24h")
+    .option("--no-recheck", "do not read the usage sources again before deleting")
+    .option(
+      "--in-use-file <file>",
+      "re-check these in-use references (default: the plan's sources)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option("--kubeconfig <file>", "re-check this cluster (default: the plan's sources)")
+    .option(
+      "--context <name>",
+      "a kubeconfig context to re-check (repeatable)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option(
+      "--registry-alias <host>",
+      "another name references use for this registry (repeatable)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
     .option("--audit-dir <dir>", "where audit records go (default audits)")
     .action(async (planPath: string, flags: ApplyFlags) => setCode(await runApply(planPath, flags)));
 
@@ -77,6 +98,22 @@ function program(setCode: (code: number) => void): Command {
     });
 
   return cli;
+}
+
+/** What deleting takes, for `purge --apply` and `apply`. */
+function addApplyOptions(cmd: Command): Command {
+  return cmd
+    .option("--yes", "do not ask for confirmation")
+    .addOption(
+      new Option("--confirm <mode>", "strict: ask yes, then DELETE")
+        .choices(["normal", "strict"])
+        .default("normal"),
+    )
+    .option(
+      "--backup <dest>",
+      "copy each manifest whole before deleting it: dir:PATH, oci-archive:PATH.tar, s3://bucket/prefix",
+    )
+    .option("--s3-endpoint <url>", "S3-compatible endpoint for s3:// backups (path-style)");
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage/config, 3 usage source failed. */

@@ -1,8 +1,8 @@
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { writeAudit } from "../apply/audit.js";
-import { executePlan, type ItemResult } from "../apply/execute-plan.js";
 import { loadConfig } from "../config/load-config.js";
 import { scanRegistry } from "../inventory/scan.js";
 import { buildPlan } from "../plan/build-plan.js";
@@ -11,12 +11,11 @@ import { parseDuration } from "../policy/duration.js";
 import { type Filter, FilterError, parseFilter, repositorySelected } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import { UsageError } from "../registry/registry-url.js";
-import { formatBytes } from "../report/format-bytes.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { buildUsageSources } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
-import { confirmDeletion } from "./confirm.js";
+import { applyPlan } from "./apply-flow.js";
 import {
   addRegistryOptions,
   openRegistry,
@@ -42,6 +41,20 @@ export interface PurgeFlags extends RegistryFlags {
   output?: string;
   format: "text" | "json";
   auditDir?: string;
+  confirm?: "normal" | "strict";
+  backup?: string;
+  s3Endpoint?: string;
+}
+
+/** The sources a plan was made with, recorded so that apply can read them again just before deleting. */
+function usageSpec(flags: PurgeFlags): Plan["usage"] {
+  return {
+    ...(flags.config ? { config: resolve(flags.config) } : {}),
+    inUseFiles: (flags.inUseFile ?? []).map((f) => (f === "-" ? f : resolve(f))),
+    ...(flags.kubeconfig ? { kubeconfig: resolve(flags.kubeconfig) } : {}),
+    contexts: flags.context ?? [],
+    aliases: flags.registryAlias ?? [],
+  };
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -148,6 +161,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge"):
       resolution,
       now,
       registryUrl: opened.url,
+      usage: usageSpec(flags),
       options: {
         filters: filters.map((f) => f.text),
         ago: ago ?? null,
@@ -155,7 +169,23 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge"):
         untagged: policy.untagged,
       },
     });
-    if (flags.output) await writeFile(flags.output, `${JSON.stringify(plan, null, 2)}\n`);
+    // An apply needs its plan on disk: the journal lives next to it, and --resume reads it.
+    const planFile =
+      flags.output ??
+      (flags.apply
+        ? join(
+            auditDir,
+            "plans",
+            `${startedAt
+              .toISOString()
+              .replace(/[-:]/g, "")
+              .replace(/\.\d+Z$/, "Z")}_plan.json`,
+          )
+        : undefined);
+    if (planFile) {
+      await mkdir(dirname(planFile), { recursive: true });
+      await writeFile(planFile, `${JSON.stringify(plan, null, 2)}\n`);
+    }
     if (flags.format === "json") process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
     else process.stdout.write(formatPlanText(plan, now));
     if (resolution.otherRegistries > 0) {
@@ -182,80 +212,22 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge"):
     }
     return await applyPlan(plan, opened.registry, {
       yes: flags.yes ?? false,
+      confirm: flags.confirm ?? "normal",
       auditDir,
       configuration,
       command,
       startedAt,
       concurrency: flags.concurrency,
+      journalPath: `${planFile}.journal`,
+      resume: false,
+      ...(flags.backup ? { backup: flags.backup } : {}),
+      ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
+      // Just read: a second read moments later would only cost time.
+      aliases: [...config.registry.aliases, ...(flags.registryAlias ?? [])],
     });
   } finally {
     await opened.close();
   }
-}
-
-export interface ApplySettings {
-  readonly yes: boolean;
-  readonly auditDir: string;
-  readonly configuration: Record<string, unknown>;
-  readonly command: string;
-  readonly startedAt: Date;
-  readonly concurrency: number;
-}
-
-/** Confirms, deletes through the executor, reports, and writes the audit record. */
-export async function applyPlan(
-  plan: Plan,
-  registry: Parameters<typeof executePlan>[1],
-  settings: ApplySettings,
-): Promise<number> {
-  if (plan.delete.length === 0) {
-    await writeAudit(settings.auditDir, {
-      mode: "apply",
-      command: settings.command,
-      plan,
-      results: [],
-      startedAt: settings.startedAt,
-      finishedAt: new Date(),
-      configuration: settings.configuration,
-    });
-    process.stderr.write("Nothing to delete.\n");
-    return 0;
-  }
-  const repos = new Set(plan.delete.map((d) => d.repository)).size;
-  const summary = `About to delete ${plan.delete.length} manifests in ${repos} repositories of ${plan.registry}, reclaiming about ${formatBytes(plan.summary.reclaimableBytes)}.`;
-  if (!(await confirmDeletion(summary, settings.yes))) {
-    process.stderr.write("Not confirmed: nothing was deleted.\n");
-    return 1;
-  }
-  let results: ItemResult[] = [];
-  let error: Error | undefined;
-  try {
-    results = await executePlan(plan, registry, {
-      concurrency: settings.concurrency,
-      onResult: (r) =>
-        process.stderr.write(
-          `${r.status.padEnd(12)} ${r.repository}@${r.digest}${r.detail ? `  ${r.detail}` : ""}\n`,
-        ),
-    });
-  } catch (e) {
-    error = e as Error;
-  }
-  const audit = await writeAudit(settings.auditDir, {
-    mode: "apply",
-    command: settings.command,
-    plan,
-    results,
-    startedAt: settings.startedAt,
-    finishedAt: new Date(),
-    configuration: settings.configuration,
-    ...(error ? { error: error.message } : {}),
-  });
-  const count = (s: ItemResult["status"]) => results.filter((r) => r.status === s).length;
-  process.stderr.write(
-    `Deleted ${count("deleted")}, already gone ${count("already-gone")}, skipped ${count("skipped")}, failed ${count("failed")}. Audit: ${audit}\n`,
-  );
-  if (error) throw error;
-  return count("failed") > 0 ? 1 : 0;
 }
 
 function parseFilters(texts: readonly string[]): Filter[] {

@@ -15,6 +15,7 @@ export interface PlanInput {
   readonly now: Date;
   readonly options: Plan["options"];
   readonly registryUrl?: string;
+  readonly usage?: Plan["usage"];
 }
 
 /** Turns an inventory, the in-use references and a policy into a plan. Pure. */
@@ -80,6 +81,7 @@ export function buildPlan(input: PlanInput): Plan {
     version: 1,
     registry: inventory.registry,
     ...(input.registryUrl ? { registryUrl: input.registryUrl } : {}),
+    ...(input.usage ? { usage: input.usage } : {}),
     createdAt: now.toISOString(),
     options: input.options,
     summary: {

@@ -34,6 +34,16 @@ export const planSchema = z.object({
   registry: z.string(),
   /** Where the plan's registry was reached (`https://…`, `http://…`, `oci:DIR`), for apply. */
   registryUrl: z.string().optional(),
+  /** The usage sources the plan was made with, which apply reads again before deleting. */
+  usage: z
+    .object({
+      config: z.string().optional(),
+      inUseFiles: z.array(z.string()),
+      kubeconfig: z.string().optional(),
+      contexts: z.array(z.string()),
+      aliases: z.array(z.string()),
+    })
+    .optional(),
   createdAt: z.string(),
   options: z.object({
     filters: z.array(z.string()),

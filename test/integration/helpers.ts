@@ -53,7 +53,7 @@ export function runCli(
 export async function readAudits(
   dir: string,
 ): Promise<{ name: string; text: string; json: Record<string, unknown> }[]> {
-  const names = (await readdir(dir)).sort();
+  const names = (await readdir(dir)).filter((n) => /_manifests(_\d+)?\.json$/.test(n)).sort();
   return Promise.all(
     names.map(async (name) => {
       const text = await readFile(join(dir, name), "utf8");

@@ -1,0 +1,58 @@
+import cliProgress from "cli-progress";
+
+export interface Progress {
+  item(bytes: number): void;
+  stop(): void;
+}
+
+/**
+ * A progress bar (items, bytes, ETA) on a terminal; elsewhere a plain line every few seconds,
+ * so CI logs show that a long run is alive without drowning in bars.
+ */
+export function startProgress(
+  total: number,
+  totalBytes: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): Progress {
+  let done = 0;
+  let bytes = 0;
+  if (stream.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        format: "deleting [{bar}] {value}/{total} manifests | {mb} MB | ETA {eta_formatted}",
+        stream,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, { mb: "0.0" });
+    return {
+      item(b) {
+        done++;
+        bytes += b;
+        bar.update(done, { mb: (bytes / 1e6).toFixed(1) });
+      },
+      stop() {
+        bar.stop();
+      },
+    };
+  }
+  const started = Date.now();
+  let last = started;
+  return {
+    item(b) {
+      done++;
+      bytes += b;
+      const now = Date.now();
+      if (now - last >= 5000 || done === total) {
+        last = now;
+        const rate = done / Math.max(1, (now - started) / 1000);
+        const eta = Math.round((total - done) / Math.max(rate, 0.001));
+        stream.write(
+          `progress: ${done}/${total} manifests, ${(bytes / 1e6).toFixed(1)} of ${(totalBytes / 1e6).toFixed(1)} MB, ETA ${eta}s\n`,
+        );
+      }
+    },
+    stop() {},
+  };
+}

@@ -9,6 +9,7 @@ import { VERSION } from "../version.js";
 import { type ApplyFlags, runApply } from "./apply-command.js";
 import { addSelectionOptions, type PurgeFlags, runPurge } from "./purge-command.js";
 import { addRegistryOptions } from "./registry-options.js";
+import { type RestoreFlags, runRestore } from "./restore-command.js";
 import { runScan, type ScanFlags } from "./scan-command.js";
 
 export const ExitCode = { ok: 0, failure: 1, usage: 2, usageSource: 3 } as const;
@@ -87,6 +88,17 @@ function program(setCode: (code: number) => void): Command {
     )
     .option("--audit-dir <dir>", "where audit records go (default audits)")
     .action(async (planPath: string, flags: ApplyFlags) => setCode(await runApply(planPath, flags)));
+
+  addRegistryOptions(cli.command("restore").description("push backed-up images back, byte for byte"))
+    .requiredOption("--from <dest>", "the backup: dir:PATH, oci-archive:PATH.tar, s3://bucket/prefix")
+    .option("--image <ref>", "only REPO@DIGEST or REPO:TAG (repeatable)", (v: string, p: string[] = []) => [
+      ...p,
+      v,
+    ])
+    .option("--to <registry>", "where to push (default --registry or registry.url)")
+    .option("--s3-endpoint <url>", "S3-compatible endpoint for s3:// backups (path-style)")
+    .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
+    .action(async (flags: RestoreFlags) => setCode(await runRestore(flags)));
 
   cli
     .command("config")

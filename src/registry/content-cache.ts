@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { log } from "../log.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 
 export function defaultCacheDir(): string {
@@ -16,6 +17,7 @@ export function defaultCacheDir(): string {
  */
 export class ContentCache {
   private madeDirs = new Set<string>();
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly dir: string | undefined) {}
 
@@ -34,9 +36,21 @@ export class ContentCache {
     }
   }
 
+  /**
+   * Stores a body without making the caller wait: the scan's next request matters more than the
+   * disk. A failed write only costs a future cache miss. `flush()` waits for what is pending.
+   */
   async put(digest: Digest, bytes: Uint8Array): Promise<void> {
     if (!this.dir) return;
-    await this.atomicWrite(this.blobPath(digest), bytes);
+    const write = this.atomicWrite(this.blobPath(digest), bytes).catch((error: Error) => {
+      log.warn({ digest, error: error.message }, "cache write failed");
+    });
+    this.pending.add(write);
+    void write.finally(() => this.pending.delete(write));
+  }
+
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   async tagHints(registry: string, repository: string): Promise<Map<string, Digest>> {

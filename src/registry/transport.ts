@@ -135,7 +135,8 @@ export class HttpTransport {
       dispatcher: this.agent,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
-      signal: AbortSignal.timeout(this.timeoutMs),
+      // undici closes the connection after a HEAD unless told otherwise; a warm scan is all HEADs.
+      reset: false,
     });
     const body = req.method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
     if (req.method === "HEAD") await res.body.dump();
@@ -143,15 +144,10 @@ export class HttpTransport {
     for (const [key, value] of Object.entries(res.headers)) {
       headers[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
     }
-    log.debug(
-      {
-        method: req.method,
-        url: redactUrl(req.url),
-        status: res.statusCode,
-        ms: Math.round(performance.now() - started),
-      },
-      "http",
-    );
+    if (log.isLevelEnabled("debug")) {
+      const ms = Math.round(performance.now() - started);
+      log.debug({ method: req.method, url: redactUrl(req.url), status: res.statusCode, ms }, "http");
+    }
     return { status: res.statusCode, headers, body };
   }
 }

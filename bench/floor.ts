@@ -1,0 +1,165 @@
+/**
+ * The request floor: a bare loop issuing only the requests any scan of a plain distribution
+ * registry must make, at the given concurrency, with no parsing beyond what finds the next URL,
+ * no digest checks, no cache and no retries.
+ */
+import PQueue from "p-queue";
+import { Agent, request } from "undici";
+import { MANIFEST_ACCEPT } from "../src/oci/media-types.js";
+
+export interface FloorResult {
+  readonly ms: number;
+  /** CPU time (user + system) this process spent meanwhile. */
+  readonly cpuMs: number;
+  readonly requests: number;
+  /** Manifests reached (cold) or tags resolved (warm): a cross-check of the scan's count. */
+  readonly manifests: number;
+}
+
+interface Response {
+  readonly link: string | undefined;
+  readonly body: Buffer;
+}
+
+class Client {
+  requests = 0;
+  private readonly queue: PQueue;
+  private readonly agent: Agent;
+
+  constructor(
+    readonly baseUrl: string,
+    concurrency: number,
+    /**
+     * undici closes the connection after every HEAD unless told `reset: false` (a guard against
+     * servers that send a body anyway); distribution does not, so the floor keeps connections.
+     */
+    private readonly keepAliveAfterHead = true,
+  ) {
+    this.queue = new PQueue({ concurrency });
+    // Same connection pool size as regsweep's transport gives itself.
+    this.agent = new Agent({ connections: concurrency });
+  }
+
+  send(method: "GET" | "HEAD", path: string, accept?: string): Promise<Response> {
+    return this.queue.add(async () => {
+      this.requests++;
+      const res = await request(`${this.baseUrl}${path}`, {
+        method,
+        dispatcher: this.agent,
+        ...(accept ? { headers: { accept } } : {}),
+        ...(method === "HEAD" && this.keepAliveAfterHead ? { reset: false } : {}),
+      });
+      const body = method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
+      if (method === "HEAD") await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(`floor: ${method} ${path}: HTTP ${res.statusCode}`);
+      const link = res.headers.link;
+      return { link: Array.isArray(link) ? link.join(", ") : link, body };
+    });
+  }
+
+  /** Follows `Link: <…>; rel="next"` pages, collecting one JSON field. */
+  async paged(first: string, field: string): Promise<string[]> {
+    const items: string[] = [];
+    let next: string | undefined = first;
+    while (next) {
+      const res = await this.send("GET", next);
+      const json = JSON.parse(res.body.toString("utf8")) as Record<string, string[] | null | undefined>;
+      items.push(...(json[field] ?? []));
+      next = nextPath(res.link, this.baseUrl);
+    }
+    return items;
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
+/** The path+query of a `Link: <…>; rel="next"` header. */
+function nextPath(link: string | undefined, baseUrl: string): string | undefined {
+  const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link) : null;
+  if (!m?.[1]) return undefined;
+  const url = new URL(m[1], baseUrl);
+  return `${url.pathname}${url.search}`;
+}
+
+/** Repositories are handed on as each catalog page arrives, so tag lists start early. */
+async function forEachRepository(client: Client, work: (repository: string) => Promise<void>): Promise<void> {
+  const pending: Promise<void>[] = [];
+  let next: string | undefined = "/v2/_catalog?n=1000";
+  while (next) {
+    const res = await client.send("GET", next);
+    const json = JSON.parse(res.body.toString("utf8")) as { repositories?: string[] | null };
+    for (const repository of json.repositories ?? []) pending.push(work(repository));
+    next = nextPath(res.link, client.baseUrl);
+  }
+  await Promise.all(pending);
+}
+
+interface ManifestJson {
+  config?: { digest: string };
+  manifests?: { digest: string }[];
+}
+
+/** Cold: catalog, tag lists, a GET per manifest reached (index children too) and per image config. */
+export async function coldFloor(baseUrl: string, concurrency: number): Promise<FloorResult> {
+  const client = new Client(baseUrl, concurrency);
+  let manifests = 0;
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  try {
+    const manifest = async (repository: string, reference: string): Promise<void> => {
+      const res = await client.send("GET", `/v2/${repository}/manifests/${reference}`, MANIFEST_ACCEPT);
+      manifests++;
+      const json = JSON.parse(res.body.toString("utf8")) as ManifestJson;
+      if (json.manifests) {
+        await Promise.all(json.manifests.map((child) => manifest(repository, child.digest)));
+      } else if (json.config) {
+        await client.send("GET", `/v2/${repository}/blobs/${json.config.digest}`);
+      }
+    };
+    await forEachRepository(client, async (repository) => {
+      const tags = await client.paged(`/v2/${repository}/tags/list?n=1000`, "tags");
+      await Promise.all(tags.map((tag) => manifest(repository, tag)));
+    });
+    return { ms: performance.now() - started, cpuMs: cpuMs(cpu), requests: client.requests, manifests };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Warm: catalog, tag lists and one manifest HEAD per tag (everything else is in a cache). */
+export async function warmFloor(
+  baseUrl: string,
+  concurrency: number,
+  keepAliveAfterHead = true,
+): Promise<FloorResult> {
+  const client = new Client(baseUrl, concurrency, keepAliveAfterHead);
+  let tagsResolved = 0;
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  try {
+    await forEachRepository(client, async (repository) => {
+      const tags = await client.paged(`/v2/${repository}/tags/list?n=1000`, "tags");
+      await Promise.all(
+        tags.map(async (tag) => {
+          await client.send("HEAD", `/v2/${repository}/manifests/${tag}`, MANIFEST_ACCEPT);
+          tagsResolved++;
+        }),
+      );
+    });
+    return {
+      ms: performance.now() - started,
+      cpuMs: cpuMs(cpu),
+      requests: client.requests,
+      manifests: tagsResolved,
+    };
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,433 @@
+/**
+ * Scan benchmark (issue 2, point 9): seeds a fresh local distribution registry, then times
+ * `regsweep scan` cold and warm against the request floor (a bare loop of the minimum requests at
+ * the same concurrency) and a sequential skopeo walk, and prints ratios, requests per manifest and
+ * peak memory. Targets are printed beside the figures but never fail the run.
+ *
+ *   npx tsx bench/scan.ts [--repos 50] [--per-repo 40] [--concurrency 8] [--runs 1]
+ *                         [--skip-skopeo] [--skopeo-sample N]
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type RunningRegistry, startRegistry } from "../test/harness/registry-process.js";
+import { type ChildResult, ChildRunner } from "./child.js";
+import { coldFloor, type FloorResult, warmFloor } from "./floor.js";
+import { type SeedResult, seedRegistry } from "./seed.js";
+import { SKOPEO_COMMANDS, type SkopeoResult, skopeoVersion, skopeoWalk } from "./skopeo.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const PUSH_CONCURRENCY = 16;
+const TARGET = { coldRatio: 1.25, warmRatio: 1.2, skopeoSpeedup: 10, bytesPerManifest: 2048 };
+
+const USAGE = `usage: npx tsx bench/scan.ts [options]
+  --repos N            repositories to seed (default 50)
+  --per-repo N         tagged images per repository (default 40)
+  --concurrency N      requests in flight, for regsweep and the floor alike (default 8)
+  --runs N             repeat the scan and floor measurements N times and report the median (default 1)
+  --skip-skopeo        do not run the skopeo walk
+  --skopeo-sample N    inspect only N images with skopeo and extrapolate (default: all)`;
+
+interface Options {
+  repos: number;
+  perRepo: number;
+  concurrency: number;
+  runs: number;
+  skipSkopeo: boolean;
+  skopeoSample: number | undefined;
+}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      repos: { type: "string", default: "50" },
+      "per-repo": { type: "string", default: "40" },
+      concurrency: { type: "string", default: "8" },
+      runs: { type: "string", default: "1" },
+      "skip-skopeo": { type: "boolean", default: false },
+      "skopeo-sample": { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return undefined;
+  const whole = (name: string, value: string, min: number): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+      throw new Error(`--${name} takes a whole number ≥ ${min}, not ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+  const sample = values["skopeo-sample"];
+  return {
+    repos: whole("repos", values.repos, 1),
+    perRepo: whole("per-repo", values["per-repo"], 1),
+    concurrency: whole("concurrency", values.concurrency, 1),
+    runs: whole("runs", values.runs, 1),
+    skipSkopeo: values["skip-skopeo"],
+    skopeoSample: sample === undefined ? undefined : whole("skopeo-sample", sample, 1),
+  };
+}
+
+interface ScanRun extends ChildResult {
+  readonly requests: number | undefined;
+  readonly manifests: number;
+}
+
+async function regsweepScan(
+  runner: ChildRunner,
+  url: string,
+  cacheDir: string,
+  concurrency: number,
+): Promise<ScanRun> {
+  const args = ["scan", "--registry", url, "--insecure", "--format", "json"];
+  args.push("--cache-dir", cacheDir, "--concurrency", String(concurrency));
+  const result = await runner.run(["bin/regsweep.js", ...args], ROOT);
+  const json = JSON.parse(result.stdout) as { requests?: number; repositories: { manifests: number }[] };
+  return {
+    ...result,
+    requests: json.requests,
+    manifests: json.repositories.reduce((n, r) => n + r.manifests, 0),
+  };
+}
+
+/** The run with the median time (the slower middle one for an even count), so its other figures match. */
+function median<T extends { ms: number }>(runs: readonly T[]): T {
+  const sorted = [...runs].sort((a, b) => a.ms - b.ms);
+  return sorted[Math.floor(sorted.length / 2)] as T;
+}
+
+const log = (line = "") => process.stdout.write(`${line}\n`);
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+const ratio = (r: number) => `${r.toFixed(2)}×`;
+const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
+
+interface Figures {
+  opts: Options;
+  seed: SeedResult;
+  node: ChildResult;
+  loaded: ChildResult;
+  cold: ScanRun;
+  warm: ScanRun;
+  floorCold: FloorResult;
+  floorWarm: FloorResult;
+  floorWarmReset: FloorResult;
+  skopeo: SkopeoResult | undefined;
+  skopeoVer: string | undefined;
+  registryVersion: string;
+  rssMethod: string;
+  loadBefore: number[];
+  loadAfter: number[];
+}
+
+async function main(): Promise<number> {
+  let opts: Options | undefined;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (!opts) {
+    log(USAGE);
+    return 0;
+  }
+  const c = opts.concurrency;
+
+  log("building regsweep (npm run build) …");
+  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
+
+  const runner = await ChildRunner.create();
+  let registry: RunningRegistry | undefined;
+  const cacheDirs: string[] = [];
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\n${signal}: stopping the registry\n`);
+    void (registry?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    // Baselines: a bare Node process, and regsweep loading all its modules and doing nothing.
+    const node = await runner.run(["-e", ""]);
+    const loaded = await runner.run(["bin/regsweep.js", "--version"], ROOT);
+
+    registry = await startRegistry();
+    const registryVersion = execFileSync("docker-registry", ["--version"], { encoding: "utf8" }).trim();
+    log(`registry: ${registryVersion} at ${registry.url}`);
+    log(
+      `seeding ${int(opts.repos)} repositories × ${int(opts.perRepo)} tags (${PUSH_CONCURRENCY} pushes at a time) …`,
+    );
+    const seed = await seedRegistry(registry.url, {
+      repos: opts.repos,
+      perRepo: opts.perRepo,
+      pushConcurrency: PUSH_CONCURRENCY,
+    });
+    const where = `${seed.multiArchRepos} ${seed.multiArchRepos === 1 ? "repository" : "repositories"}`;
+    log(
+      `seeded in ${secs(seed.ms)} (${int(seed.requests)} requests${seed.retries ? `, ${seed.retries} retried` : ""}): ` +
+        `${int(seed.tags)} tags, ${int(seed.manifests)} manifests ` +
+        `(${seed.indexes} multi-arch indexes of 2 images each, in ${where})`,
+    );
+
+    // One untimed pass so that the first measurement does not meet a colder registry than the rest.
+    await warmFloor(registry.url, c);
+
+    const loadBefore = loadavg();
+    const runs: {
+      cold: ScanRun;
+      warm: ScanRun;
+      floorCold: FloorResult;
+      floorWarm: FloorResult;
+      reset: FloorResult;
+    }[] = [];
+    for (let i = 1; i <= opts.runs; i++) {
+      const of = opts.runs > 1 ? ` (run ${i} of ${opts.runs})` : "";
+      const cacheDir = await mkdtemp(join(tmpdir(), "regsweep-bench-cache-"));
+      cacheDirs.push(cacheDir);
+      log(`regsweep scan, cold${of} …`);
+      const cold = await regsweepScan(runner, registry.url, cacheDir, c);
+      log(`regsweep scan, warm${of} …`);
+      const warm = await regsweepScan(runner, registry.url, cacheDir, c);
+      log(`request floor, cold${of} …`);
+      const floorCold = await coldFloor(registry.url, c);
+      log(`request floor, warm${of} …`);
+      const floorWarm = await warmFloor(registry.url, c);
+      const reset = await warmFloor(registry.url, c, false);
+      runs.push({ cold, warm, floorCold, floorWarm, reset });
+    }
+
+    let skopeo: SkopeoResult | undefined;
+    let skopeoVer: string | undefined;
+    if (!opts.skipSkopeo) {
+      skopeoVer = await skopeoVersion();
+      if (!skopeoVer) {
+        log("skopeo not found: skipping the skopeo walk");
+      } else {
+        const sampleNote = opts.skopeoSample ? ` (inspecting a sample of ${opts.skopeoSample} images)` : "";
+        log(`skopeo walk, sequential${sampleNote} …`);
+        skopeo = await skopeoWalk(registry.host, seed.repositories, opts.skopeoSample);
+      }
+    }
+
+    report({
+      opts,
+      seed,
+      node,
+      loaded,
+      cold: median(runs.map((r) => r.cold)),
+      warm: median(runs.map((r) => r.warm)),
+      floorCold: median(runs.map((r) => r.floorCold)),
+      floorWarm: median(runs.map((r) => r.floorWarm)),
+      floorWarmReset: median(runs.map((r) => r.reset)),
+      skopeo,
+      skopeoVer,
+      registryVersion,
+      rssMethod: runner.describe(),
+      loadBefore,
+      loadAfter: loadavg(),
+    });
+    return 0;
+  } finally {
+    await registry?.stop();
+    for (const dir of cacheDirs) await rm(dir, { recursive: true, force: true });
+    await runner.close();
+  }
+}
+
+function report(f: Figures): void {
+  const { seed, node, cold, warm, floorCold, floorWarm, skopeo } = f;
+  const manifests = seed.manifests;
+  const perManifest = (requests: number | undefined) =>
+    requests === undefined ? "-" : (requests / manifests).toFixed(2);
+  const aboveNode = (r: ChildResult) => r.maxRssKiB - node.maxRssKiB;
+  const bytesPerManifest = (r: ChildResult) => (aboveNode(r) * 1024) / manifests;
+
+  log();
+  log(
+    `regsweep scan benchmark: ${int(f.opts.repos)} repositories × ${int(f.opts.perRepo)} tags = ` +
+      `${int(seed.tags)} images, ${int(manifests)} manifests; concurrency ${f.opts.concurrency}` +
+      (f.opts.runs > 1 ? `; median of ${f.opts.runs} runs` : ""),
+  );
+  log(`${f.registryVersion}, node ${process.version}${f.skopeoVer ? `, ${f.skopeoVer}` : ""}`);
+  log(
+    `host: ${cpus().length} CPUs; load average ${loads(f.loadBefore)} before the first measurement, ` +
+      `${loads(f.loadAfter)} after the last`,
+  );
+  for (const [what, n] of [
+    ["regsweep (cold)", cold.manifests],
+    ["regsweep (warm)", warm.manifests],
+    ["the cold floor", floorCold.manifests],
+  ] as const) {
+    if (n !== manifests) log(`WARNING: ${what} counted ${n} manifests, the seed made ${manifests}`);
+  }
+  log();
+
+  const scanRow = (label: string, r: ScanRun) => [
+    label,
+    secs(r.ms),
+    secs(r.cpuMs),
+    r.requests === undefined ? "-" : int(r.requests),
+    perManifest(r.requests),
+    mib(r.maxRssKiB),
+    mib(aboveNode(r)),
+    `${int(bytesPerManifest(r))} B`,
+  ];
+  const floorRow = (label: string, r: FloorResult) => [
+    label,
+    secs(r.ms),
+    secs(r.cpuMs),
+    int(r.requests),
+    perManifest(r.requests),
+  ];
+  const rows: string[][] = [
+    ["measurement", "time", "CPU", "requests", "req/manifest", "peak RSS", "above node", "per manifest"],
+    scanRow("regsweep scan, cold", cold),
+    scanRow("regsweep scan, warm (cache)", warm),
+    floorRow("floor, cold", floorCold),
+    floorRow("floor, warm", floorWarm),
+    floorRow("  same, HEAD closes connection", f.floorWarmReset),
+  ];
+  if (skopeo) {
+    rows.push([skopeo.sampled ? "skopeo walk (extrapolated)" : "skopeo walk, sequential", secs(skopeo.ms)]);
+    rows.push(["  without inspect --config", secs(skopeo.ms - skopeo.configMs)]);
+  }
+  rows.push(["node -e '' (baseline)", secs(node.ms), secs(node.cpuMs), "", "", mib(node.maxRssKiB)]);
+  rows.push([
+    "regsweep --version (startup)",
+    secs(f.loaded.ms),
+    secs(f.loaded.cpuMs),
+    "",
+    "",
+    mib(f.loaded.maxRssKiB),
+    mib(aboveNode(f.loaded)),
+  ]);
+  printTable(rows, [false, true, true, true, true, true, true, true]);
+
+  log();
+  const coldRatio = cold.ms / floorCold.ms;
+  const warmRatio = warm.ms / floorWarm.ms;
+  const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+  const targetRows: string[][] = [
+    ["", "measured", "target", ""],
+    [
+      "cold scan / cold floor",
+      ratio(coldRatio),
+      `≤ ${ratio(TARGET.coldRatio)}`,
+      verdict(coldRatio <= TARGET.coldRatio),
+    ],
+    [
+      "warm scan / warm floor",
+      ratio(warmRatio),
+      `≤ ${ratio(TARGET.warmRatio)}`,
+      verdict(warmRatio <= TARGET.warmRatio),
+    ],
+  ];
+  if (skopeo) {
+    const speedup = skopeo.ms / cold.ms;
+    targetRows.push([
+      `skopeo walk / cold scan${skopeo.sampled ? " (extrapolated)" : ""}`,
+      ratio(speedup),
+      `≥ ${ratio(TARGET.skopeoSpeedup)}`,
+      verdict(speedup >= TARGET.skopeoSpeedup),
+    ]);
+    const bare = (skopeo.ms - skopeo.configMs) / cold.ms;
+    targetRows.push([
+      "  same, walk without inspect --config",
+      ratio(bare),
+      `≥ ${ratio(TARGET.skopeoSpeedup)}`,
+      verdict(bare >= TARGET.skopeoSpeedup),
+    ]);
+  } else {
+    targetRows.push(["skopeo walk / cold scan", "skipped", `≥ ${ratio(TARGET.skopeoSpeedup)}`, ""]);
+  }
+  for (const [label, r] of [
+    ["peak RSS above node per manifest, cold", cold],
+    ["peak RSS above node per manifest, warm", warm],
+  ] as const) {
+    const b = bytesPerManifest(r);
+    targetRows.push([
+      label,
+      `${int(b)} B`,
+      `≤ ${int(TARGET.bytesPerManifest)} B`,
+      verdict(b <= TARGET.bytesPerManifest),
+    ]);
+  }
+  targetRows.push([
+    "requests per manifest, cold (floor)",
+    `${perManifest(cold.requests)} (${perManifest(floorCold.requests)})`,
+  ]);
+  targetRows.push([
+    "requests per manifest, warm (floor)",
+    `${perManifest(warm.requests)} (${perManifest(floorWarm.requests)})`,
+  ]);
+  printTable(targetRows, [false, true, false, false]);
+
+  log();
+  log("notes:");
+  log(
+    "- regsweep runs as a child process (node bin/regsweep.js scan --format json --cache-dir <fresh dir>), so its",
+  );
+  log(
+    '  time includes Node startup and module loading (see "regsweep --version"). The floors run inside this',
+  );
+  log(
+    "  process: undici request() + p-queue at the same concurrency and connection count, no checks, no cache.",
+  );
+  log("- cold floor: catalog, tag lists, a GET per manifest (index children too) and per image config.");
+  log("  warm floor: catalog, tag lists, one manifest HEAD per tag, keeping connections open (undici option");
+  log(
+    "  reset: false); undici's default closes the connection after every HEAD, shown on the line below it.",
+  );
+  log("- CPU is user + system time of the client only, not the registry's. Peak RSS and CPU of child");
+  log(`  processes come from ${f.rssMethod}.`);
+  log(
+    `  "above node" subtracts the \`node -e ''\` figure; "per manifest" divides that by ${int(manifests)} manifests.`,
+  );
+  if (skopeo) {
+    log(
+      `- skopeo: one process after another, ${int(skopeo.invocations)} invocations in ${secs(skopeo.measuredMs)}:`,
+    );
+    for (const cmd of SKOPEO_COMMANDS) log(`    ${cmd}`);
+    log("  an index tag is inspected as the index plus the config of the platform matching this host.");
+    log(
+      '  The issue\'s walk is list-tags + inspect --raw only; the line "without inspect --config" is that walk.',
+    );
+    if (skopeo.sampled) {
+      log(
+        `  SAMPLED: list-tags ran for all ${skopeo.repositories} repositories, inspect for ${skopeo.inspected} of ` +
+          `${skopeo.tags} tags; the inspect time is scaled by ${(skopeo.tags / skopeo.inspected).toFixed(2)}.`,
+      );
+    }
+  }
+  log("- targets are benchmark goals, not pass/fail: this run exits 0 whatever the figures.");
+}
+
+function printTable(rows: string[][], rightAlign: boolean[]): void {
+  const columns = Math.max(...rows.map((r) => r.length));
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  for (const row of rows) {
+    const cells = widths.map((w, i) => {
+      const cell = row[i] ?? "";
+      return rightAlign[i] ? cell.padStart(w) : cell.padEnd(w);
+    });
+    log(cells.join("  ").trimEnd());
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

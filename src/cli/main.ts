@@ -65,6 +65,15 @@ function program(setCode: (code: number) => void): Command {
     .action(async (flags: PurgeFlags) => setCode(await runPurge(flags, "purge")));
 
   addApplyOptions(
+    addSelectionOptions(
+      cli
+        .command("run")
+        .description("plan from the configuration and apply it: scheduled cleanups (--yes, --backup)"),
+      false,
+    ),
+  ).action(async (flags: PurgeFlags) => setCode(await runPurge({ ...flags, apply: true }, "run")));
+
+  addApplyOptions(
     addRegistryOptions(cli.command("apply").description("execute a reviewed plan").argument("<plan.json>")),
   )
     .option("--resume", "continue an interrupted apply from its journal (plan.json.journal)")

@@ -108,7 +108,8 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
     .option("--audit-dir <dir>", "where audit records go (default audits)");
 }
 
-export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge"): Promise<number> {
+/** `plan` never deletes; `purge` deletes with --apply; `run` is the configured pipeline, applied. */
+export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" | "run"): Promise<number> {
   const startedAt = new Date();
   const config = await loadConfig(cliFlags.config);
   const flags = { ...cliFlags, ...withConfig(cliFlags, config) };

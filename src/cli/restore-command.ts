@@ -1,4 +1,4 @@
-import { restoreFromBackup } from "../apply/backup/restore.js";
+import type { RestoreResult } from "../apply/backup/restore.js";
 import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../registry/registry-url.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
@@ -23,8 +23,10 @@ export async function runRestore(cliFlags: RestoreFlags): Promise<number> {
     throw new UsageError("restore needs --to REGISTRY (or --registry, or registry.url in the configuration)");
   const opened = await openRegistry(flags, readStdinOnce);
   try {
-    let results: Awaited<ReturnType<typeof restoreFromBackup>>;
+    let results: RestoreResult[];
     try {
+      // Loaded on use: the S3 client is large, and most runs never restore.
+      const { restoreFromBackup } = await import("../apply/backup/restore.js");
       results = await restoreFromBackup(flags.from, opened.registry, {
         ...(flags.image?.length ? { images: flags.image } : {}),
         ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint, s3ForcePathStyle: true } : {}),

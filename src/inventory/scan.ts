@@ -48,7 +48,9 @@ export async function scanRepository(
   options: ScanOptions,
 ): Promise<RepositoryInventory> {
   const { cache } = options;
-  const hints = await cache.tagHints(registry.host, repository);
+  const known = await cache.repositoryState(registry.host, repository);
+  const hints = known.tags;
+  const childPlatformsOf = new Map<Digest, [Digest, string][]>();
   const tagDigests = new Map<string, Digest>();
   const manifests = new Map<Digest, Promise<Loaded>>();
   const nodes = new Map<Digest, Promise<ManifestNode>>();
@@ -89,6 +91,15 @@ export async function scanRepository(
     let p = nodes.get(digest);
     if (!p) {
       p = (async () => {
+        const cached = known.nodes.get(digest);
+        if (cached) {
+          for (const [child, platform] of cached.childPlatforms ?? []) platforms.set(child, platform);
+          if (cached.childPlatforms)
+            childPlatformsOf.set(digest, [...cached.childPlatforms] as [Digest, string][]);
+          await Promise.all(cached.node.children.map((c) => loadNode(c)));
+          options.onManifest?.();
+          return cached.node;
+        }
         const { manifest, size } = await loadManifest(digest);
         options.onManifest?.();
         if (manifest.kind === "image") {
@@ -105,12 +116,16 @@ export async function scanRepository(
             sizeBytes: size + blobs.reduce((sum, b) => sum + b.size, 0),
           });
         }
+        const childPlatforms: [Digest, string][] = [];
         for (const child of manifest.manifests) {
           if (child.platform) {
             const { os, architecture, variant } = child.platform;
-            platforms.set(child.digest, [os, architecture, variant].filter(Boolean).join("/"));
+            const platform = [os, architecture, variant].filter(Boolean).join("/");
+            platforms.set(child.digest, platform);
+            childPlatforms.push([child.digest, platform]);
           }
         }
+        childPlatformsOf.set(digest, childPlatforms);
         const children = await Promise.all(manifest.manifests.map((d) => loadNode(d.digest)));
         const newest = children
           .map((c) => c.created)
@@ -156,7 +171,18 @@ export async function scanRepository(
   const tagsOf = new Map<Digest, string[]>();
   for (const [tag, digest] of tagDigests) tagsOf.set(digest, [...(tagsOf.get(digest) ?? []), tag]);
   const all = await Promise.all(nodes.values());
-  await cache.saveTagHints(registry.host, repository, tagDigests);
+  await cache.saveRepositoryState(registry.host, repository, {
+    tags: tagDigests,
+    nodes: new Map(
+      all.map((n) => [
+        n.digest,
+        {
+          node: n,
+          ...(childPlatformsOf.has(n.digest) ? { childPlatforms: childPlatformsOf.get(n.digest) } : {}),
+        },
+      ]),
+    ),
+  });
 
   return {
     name: repository,

@@ -2,12 +2,24 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { ManifestNode } from "../inventory/graph.js";
 import { log } from "../log.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
   return join(base, "regsweep");
+}
+
+/** A manifest's derived node, and the platforms an index gives its children. */
+export interface CachedNode {
+  readonly node: ManifestNode;
+  readonly childPlatforms?: readonly (readonly [Digest, string])[];
+}
+
+export interface RepositoryState {
+  readonly tags: ReadonlyMap<string, Digest>;
+  readonly nodes: ReadonlyMap<Digest, CachedNode>;
 }
 
 /**
@@ -53,26 +65,37 @@ export class ContentCache {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
-  async tagHints(registry: string, repository: string): Promise<Map<string, Digest>> {
-    if (!this.dir) return new Map();
+  /**
+   * What the last scan learnt of a repository: where each tag pointed (only a hint: it decides
+   * whether a tag is resolved with a cheap HEAD or a GET) and the node derived from each manifest
+   * digest (exact: content addressing makes it immutable), so a warm scan reads one file per
+   * repository instead of every manifest and config again.
+   */
+  async repositoryState(registry: string, repository: string): Promise<RepositoryState> {
+    const empty: RepositoryState = { tags: new Map(), nodes: new Map() };
+    if (!this.dir) return empty;
     try {
-      const json = JSON.parse(await readFile(this.hintPath(registry, repository), "utf8")) as Record<
-        string,
-        string
-      >;
-      return new Map(Object.entries(json).filter((e): e is [string, Digest] => isDigest(e[1])));
+      const json = JSON.parse(await readFile(this.statePath(registry, repository), "utf8")) as {
+        tags?: Record<string, string>;
+        nodes?: Record<string, CachedNode>;
+      };
+      return {
+        tags: new Map(Object.entries(json.tags ?? {}).filter((e): e is [string, Digest] => isDigest(e[1]))),
+        nodes: new Map(
+          Object.entries(json.nodes ?? {}).filter(
+            (e): e is [Digest, CachedNode] => isDigest(e[0]) && e[1]?.node?.digest === e[0],
+          ),
+        ),
+      };
     } catch {
-      return new Map();
+      return empty;
     }
   }
 
-  async saveTagHints(
-    registry: string,
-    repository: string,
-    hints: ReadonlyMap<string, Digest>,
-  ): Promise<void> {
+  async saveRepositoryState(registry: string, repository: string, state: RepositoryState): Promise<void> {
     if (!this.dir) return;
-    await this.atomicWrite(this.hintPath(registry, repository), JSON.stringify(Object.fromEntries(hints)));
+    const json = { tags: Object.fromEntries(state.tags), nodes: Object.fromEntries(state.nodes) };
+    await this.atomicWrite(this.statePath(registry, repository), JSON.stringify(json));
   }
 
   private blobPath(digest: Digest): string {
@@ -80,9 +103,9 @@ export class ContentCache {
     return join(this.dir ?? "", "blobs", "sha256", hex.slice(0, 2), hex);
   }
 
-  private hintPath(registry: string, repository: string): string {
+  private statePath(registry: string, repository: string): string {
     const key = createHash("sha256").update(`${registry}/${repository}`).digest("hex");
-    return join(this.dir ?? "", "tags", `${key}.json`);
+    return join(this.dir ?? "", "repositories", `${key}.json`);
   }
 
   private async atomicWrite(path: string, bytes: Uint8Array | string): Promise<void> {

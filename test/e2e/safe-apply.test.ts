@@ -67,6 +67,22 @@ describe("deleting safely", () => {
     expect(await registry.headManifest(s.p, s.images[2]?.digest ?? "")).toBeUndefined();
   });
 
+  it("run --config plans from the configuration and applies it through the same executor", async () => {
+    const s = await seed(2);
+    const inUse = join(s.dir, "in-use.txt");
+    await writeFile(inUse, `${host}/${s.p}:v0\n`);
+    const config = join(s.dir, "regsweep.yaml");
+    await writeFile(
+      config,
+      `registry:\n  url: ${url}\npolicy:\n  filters: ["${s.p}:.*"]\n  ago: 30d\nusage:\n  - type: file\n    path: ${inUse}\naudit:\n  dir: ${s.audits}\n`,
+    );
+    const res = await runCli(["run", "--config", config, "--yes", "--no-cache"]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(await registry.headManifest(s.p, s.images[0]?.digest ?? "")).toBeDefined();
+    expect(await registry.headManifest(s.p, s.images[1]?.digest ?? "")).toBeUndefined();
+    expect((await readAudits(s.audits)).some((a) => a.name.includes("_apply_"))).toBe(true);
+  });
+
   it("refuses a second apply without --resume, and plans older than --max-plan-age", async () => {
     const s = await seed(1);
     const plan = await makePlan(s);

@@ -7,6 +7,7 @@ import { RegistryError } from "../registry/types.js";
 import { UsageSourceError } from "../usage/usage.js";
 import { VERSION } from "../version.js";
 import { type ApplyFlags, runApply } from "./apply-command.js";
+import { type DoctorFlags, runDoctor } from "./doctor-command.js";
 import { addSelectionOptions, type PurgeFlags, runPurge } from "./purge-command.js";
 import { addRegistryOptions } from "./registry-options.js";
 import { type RestoreFlags, runRestore } from "./restore-command.js";
@@ -108,6 +109,20 @@ function program(setCode: (code: number) => void): Command {
     .option("--s3-endpoint <url>", "S3-compatible endpoint for s3:// backups (path-style)")
     .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
     .action(async (flags: RestoreFlags) => setCode(await runRestore(flags)));
+
+  addRegistryOptions(cli.command("doctor").description("health checks of every configured part"))
+    .option(
+      "--in-use-file <file>",
+      "also check this in-use list (repeatable)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option("--kubeconfig <file>", "also check this cluster")
+    .option(
+      "--context <name>",
+      "a kubeconfig context to check (repeatable)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .action(async (flags: DoctorFlags) => setCode(await runDoctor(flags)));
 
   cli
     .command("config")

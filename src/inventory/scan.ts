@@ -27,7 +27,6 @@ export async function scanRegistry(registry: RegistryReader, options: ScanOption
     pending.push(queue.add(() => scanRepository(registry, name, options)));
   }
   const repositories = (await Promise.all(pending)).sort((a, b) => a.name.localeCompare(b.name));
-  await options.cache.flush();
   return {
     registry: registry.host,
     listsUntagged: registry.listsUntagged,

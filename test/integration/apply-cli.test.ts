@@ -111,3 +111,36 @@ describe("plan, then apply the reviewed plan", () => {
     expect(other.stderr).toMatch(/was made for/);
   });
 });
+
+describe("doctor", () => {
+  const url = inject("registryUrl");
+
+  it("checks each configured part and names what fails", async () => {
+    const dir = await tempDir();
+    const inUse = join(dir, "in-use.txt");
+    await (await import("node:fs/promises")).writeFile(inUse, "127.0.0.1:5000/app:1\n");
+    const ok = await runCli([
+      "doctor",
+      "--registry",
+      url,
+      "--in-use-file",
+      inUse,
+      "--cache-dir",
+      join(dir, "cache"),
+    ]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^ok {4}registry: 127\.0\.0\.1:\d+ answers/m);
+    expect(ok.stdout).toMatch(/^ok {4}usage source in-use-file .*: 1 image references/m);
+    const bad = await runCli([
+      "doctor",
+      "--registry",
+      "http://127.0.0.1:1",
+      "--in-use-file",
+      join(dir, "missing.txt"),
+      "--no-cache",
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^FAIL {2}registry: .*ECONNREFUSED/m);
+    expect(bad.stdout).toMatch(/^FAIL {2}usage source in-use-file .*missing\.txt/m);
+  });
+});

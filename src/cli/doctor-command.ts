@@ -1,0 +1,99 @@
+import { access, constants, mkdir } from "node:fs/promises";
+import { loadConfig } from "../config/load-config.js";
+import { defaultCacheDir } from "../registry/content-cache.js";
+import { DistributionRegistry } from "../registry/distribution.js";
+import { buildUsageSources } from "../usage/build-sources.js";
+import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
+import { readStdinOnce } from "./stdin.js";
+
+export interface DoctorFlags extends RegistryFlags {
+  inUseFile?: string[];
+  kubeconfig?: string;
+  context?: string[];
+}
+
+interface Check {
+  readonly name: string;
+  readonly run: () => Promise<string>;
+}
+
+/**
+ * `doctor`: checks every configured part on its own — runtime, configuration, registry (reachable,
+ * credentials accepted), cache directory, each usage source — and says which fails and why.
+ */
+export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
+  const lines: string[] = [];
+  let failed = 0;
+  const check = async ({ name, run }: Check) => {
+    try {
+      lines.push(`ok    ${name}: ${await run()}`);
+    } catch (error) {
+      failed++;
+      lines.push(`FAIL  ${name}: ${(error as Error).message}`);
+    }
+    process.stdout.write(`${lines.at(-1)}\n`);
+  };
+  await check({
+    name: "runtime",
+    run: async () => {
+      const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+      if (major < 22 || (major === 22 && minor < 19))
+        throw new Error(`Node.js ${process.version}; regsweep needs 22.19 or newer`);
+      return `Node.js ${process.version}`;
+    },
+  });
+  let config: Awaited<ReturnType<typeof loadConfig>> | undefined;
+  await check({
+    name: "configuration",
+    run: async () => {
+      config = await loadConfig(cliFlags.config);
+      return cliFlags.config ? `${cliFlags.config} is valid` : "no file; defaults and environment";
+    },
+  });
+  if (!config) return 1;
+  const cfg = config;
+  const flags = { ...cliFlags, ...withConfig(cliFlags, cfg) };
+  await check({
+    name: "registry",
+    run: async () => {
+      const opened = await openRegistry(flags, readStdinOnce);
+      try {
+        if (opened.registry instanceof DistributionRegistry) await opened.registry.ping();
+        let count = 0;
+        for await (const _ of opened.registry.repositories()) if (++count >= 1000) break;
+        return `${opened.registry.host} answers; ${count}${count >= 1000 ? "+" : ""} repositories listed`;
+      } finally {
+        await opened.close();
+      }
+    },
+  });
+  await check({
+    name: "cache",
+    run: async () => {
+      if (!flags.cache) return "disabled (--no-cache)";
+      const dir = flags.cacheDir ?? defaultCacheDir();
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
+      return `${dir} is writable`;
+    },
+  });
+  const sources = buildUsageSources(
+    cfg,
+    { inUseFiles: cliFlags.inUseFile, kubeconfig: cliFlags.kubeconfig, contexts: cliFlags.context },
+    {
+      azure: async () => (await import("../usage/azure/azure-context.js")).azureContext(cfg.azure),
+      readStdin: readStdinOnce,
+    },
+  );
+  if (sources.length === 0) {
+    process.stdout.write("note  usage: no usage source configured: nothing would be protected as in use\n");
+  }
+  for (const source of sources) {
+    await check({
+      name: `usage source ${source.name}${source.optional ? " (optional)" : ""}`,
+      run: async () => `${(await source.load()).length} image references`,
+    });
+  }
+  process.stderr.write(failed ? `${failed} check(s) failed.\n` : "All checks passed.\n");
+  return failed ? 1 : 0;
+}

@@ -10,6 +10,7 @@ import { type ApplyFlags, runApply } from "./apply-command.js";
 import { type DoctorFlags, runDoctor } from "./doctor-command.js";
 import { addSelectionOptions, type PurgeFlags, runPurge } from "./purge-command.js";
 import { addRegistryOptions } from "./registry-options.js";
+import { type ReportFlags, runReport } from "./report-command.js";
 import { type RestoreFlags, runRestore } from "./restore-command.js";
 import { runScan, type ScanFlags } from "./scan-command.js";
 
@@ -123,6 +124,15 @@ function program(setCode: (code: number) => void): Command {
       (v: string, p: string[] = []) => [...p, v],
     )
     .action(async (flags: DoctorFlags) => setCode(await runDoctor(flags)));
+
+  cli
+    .command("report")
+    .description("render a plan as text, or as an HTML page with --html")
+    .option("--plan <file>", "the plan (default: the newest one kept under the audit directory)")
+    .option("--html <file>", "write an HTML report here")
+    .option("--config <file>", "regsweep.yaml (for audit.dir)")
+    .option("--audit-dir <dir>", "where plans were kept (default audits)")
+    .action(async (flags: ReportFlags) => setCode(await runReport(flags)));
 
   cli
     .command("config")

@@ -11,6 +11,7 @@ import { parseDuration } from "../policy/duration.js";
 import { type Filter, FilterError, parseFilter, repositorySelected } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import { UsageError } from "../registry/registry-url.js";
+import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { buildUsageSources } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
@@ -39,7 +40,7 @@ export interface PurgeFlags extends RegistryFlags {
   apply?: boolean;
   yes?: boolean;
   output?: string;
-  format: "text" | "json";
+  format: "text" | "json" | "html";
   auditDir?: string;
   confirm?: "normal" | "strict";
   backup?: string;
@@ -104,7 +105,9 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
       ).argParser(collect),
     )
     .option("-o, --output <file>", "write the plan JSON here")
-    .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
+    .addOption(
+      new Option("--format <format>", "what to print").choices(["text", "json", "html"]).default("text"),
+    )
     .option("--audit-dir <dir>", "where audit records go (default audits)");
 }
 
@@ -188,6 +191,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
       await writeFile(planFile, `${JSON.stringify(plan, null, 2)}\n`);
     }
     if (flags.format === "json") process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    else if (flags.format === "html") process.stdout.write(formatPlanHtml(plan));
     else process.stdout.write(formatPlanText(plan, now));
     if (resolution.otherRegistries > 0) {
       process.stderr.write(

@@ -144,3 +144,41 @@ describe("doctor", () => {
     expect(bad.stdout).toMatch(/^FAIL {2}usage source in-use-file .*missing\.txt/m);
   });
 });
+
+describe("HTML plan and report", () => {
+  const url = inject("registryUrl");
+
+  it("plan --format html and report --html render every decision with its reasons, escaped", async () => {
+    const { registry } = connect(url);
+    const p = uniqueRepo("html");
+    await pushManifest(registry, p, buildImage({ seed: `${p} old`, created: ago(90) }), ["old"]);
+    await pushManifest(registry, p, buildImage({ seed: `${p} new`, created: ago(1) }), ["new"]);
+    const dir = await tempDir();
+    const planFile = join(dir, "plan.json");
+    const html = await runCli([
+      "plan",
+      "--registry",
+      url,
+      "--filter",
+      `${p}:.*`,
+      "--ago",
+      "30d",
+      "--format",
+      "html",
+      "-o",
+      planFile,
+      "--no-cache",
+      "--audit-dir",
+      join(dir, "a"),
+    ]);
+    expect(html.code).toBe(0);
+    expect(html.stdout).toMatch(/^<!doctype html>/);
+    expect(html.stdout).toContain(`<h2>${p} <small>delete 1, keep 1</small></h2>`);
+    expect(html.stdout).toMatch(/<td>DELETE<\/td>.*<td>old<\/td>/);
+    expect(html.stdout).toContain("<code>too-recent</code>");
+    const out = join(dir, "report.html");
+    const report = await runCli(["report", "--plan", planFile, "--html", out]);
+    expect(report.code).toBe(0);
+    expect(await (await import("node:fs/promises")).readFile(out, "utf8")).toBe(html.stdout);
+  });
+});

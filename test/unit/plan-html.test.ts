@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import type { Plan } from "../../src/plan/plan-schema.js";
+import { formatPlanHtml } from "../../src/report/plan-html.js";
+
+describe("HTML plan", () => {
+  it("escapes everything that comes from outside (sources, warnings, details)", () => {
+    const plan: Plan = {
+      version: 1,
+      registry: "r.example.com",
+      createdAt: "2026-01-01T00:00:00.000Z",
+      options: { filters: ["a:.*"], ago: "30d", keep: null, untagged: false },
+      summary: { repositories: 1, manifests: 1, delete: 0, keep: 1, inUse: 1, reclaimableBytes: 0 },
+      delete: [],
+      keep: [
+        {
+          repository: "a",
+          digest: `sha256:${"b".repeat(64)}`,
+          tags: ["v1"],
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          created: null,
+          ageSource: "unknown",
+          sizeBytes: 10,
+          reasons: [
+            { rule: "in-use", detail: "used as <img src=x onerror=alert(1)>", source: "kubernetes a/b&c" },
+          ],
+        },
+      ],
+      warnings: ["<script>alert(1)</script>"],
+      oldInUse: [],
+    };
+    const html = formatPlanHtml(plan);
+    expect(html).not.toContain("<script>alert");
+    expect(html).not.toContain("<img src");
+    expect(html).toContain("&lt;script&gt;");
+    expect(html).toContain("kubernetes a/b&amp;c");
+  });
+});

@@ -118,13 +118,13 @@ export async function executePlan(
           let detail: string | undefined;
           let backedUp = false;
           try {
-            if (options.liveTags === undefined) {
-              const drift = await driftOfPlannedTags(registry, entry);
-              if (drift) {
-                record(entry, "skipped", { detail: drift });
-                holdDependants(entry, "skipped", heldBack);
-                continue;
-              }
+            // The live tag map is a snapshot from the start of the run: right before deleting,
+            // every planned tag must still point here (a long run gives others time to push).
+            const drift = await driftOfPlannedTags(registry, entry);
+            if (drift) {
+              record(entry, "skipped", { detail: drift });
+              holdDependants(entry, "skipped", heldBack);
+              continue;
             }
             if (options.backup) {
               backedUp = await backUp(options.backup, registry, entry, journal, now);
@@ -190,7 +190,7 @@ async function backUp(
   return true;
 }
 
-/** Without a full live tag map: at least every planned tag must still point at the planned digest. */
+/** Every planned tag must still point at the planned digest. */
 async function driftOfPlannedTags(registry: Registry, entry: DeleteEntry): Promise<string | undefined> {
   for (const tag of entry.tags) {
     const head = await registry.headManifest(entry.repository, tag);

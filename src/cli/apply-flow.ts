@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { writeAudit } from "../apply/audit.js";
 import type { BackupTarget } from "../apply/backup/backup-target.js";
 import { type ExecuteOutcome, executePlan, type ItemResult } from "../apply/execute-plan.js";
@@ -67,6 +68,12 @@ export async function applyPlan(plan: Plan, registry: Registry, settings: ApplyS
   }
   const repos = new Set(plan.delete.map((d) => d.repository));
   const summary = `About to delete ${plan.delete.length} manifests in ${repos.size} repositories of ${plan.registry}, reclaiming about ${formatBytes(plan.summary.reclaimableBytes)}.`;
+  if (existsSync(settings.journalPath) && !settings.resume) {
+    // Say so before asking anyone to type DELETE.
+    throw new UsageError(
+      `${settings.journalPath} exists: this plan was already applied (or interrupted). Resume with --resume, or make a new plan.`,
+    );
+  }
   if (!(await confirmDeletion(summary, settings.yes, settings.confirm))) {
     process.stderr.write("Not confirmed: nothing was deleted.\n");
     return 1;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sha256Digest } from "../../src/oci/digest.js";
 import type { Plan } from "../../src/plan/plan-schema.js";
 import { formatPlanHtml } from "../../src/report/plan-html.js";
 
@@ -14,7 +15,7 @@ describe("HTML plan", () => {
       keep: [
         {
           repository: "a",
-          digest: `sha256:${"b".repeat(64)}`,
+          digest: sha256Digest("b"),
           tags: ["v1"],
           mediaType: "application/vnd.oci.image.manifest.v1+json",
           created: null,

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -32,14 +32,23 @@ export class ContentCache {
   private madeDirs = new Set<string>();
   private tmpCounter = 0;
 
-  constructor(private readonly dir: string | undefined) {}
+  /**
+   * A cache directory that has never stored a body holds only what this run stored: skip the
+   * lookups that cannot hit (a cold scan's common case, thousands of failed opens).
+   */
+  private readonly startedEmpty: boolean;
+  private readonly storedThisRun = new Set<Digest>();
+
+  constructor(private readonly dir: string | undefined) {
+    this.startedEmpty = dir === undefined || !existsSync(join(dir, "blobs"));
+  }
 
   get enabled(): boolean {
     return this.dir !== undefined;
   }
 
   async get(digest: Digest): Promise<Buffer | undefined> {
-    if (!this.dir) return undefined;
+    if (!this.dir || (this.startedEmpty && !this.storedThisRun.has(digest))) return undefined;
     try {
       // Synchronous on purpose: entries are a few KB, and a thread-pool round trip per file cost
       // more CPU than the read itself (profiled on a cold scan of 2,000 images).
@@ -59,6 +68,7 @@ export class ContentCache {
     if (!this.dir) return;
     try {
       this.atomicWrite(this.blobPath(digest), bytes);
+      this.storedThisRun.add(digest);
     } catch (error) {
       // A failed write only costs a future cache miss.
       log.warn({ digest, error: (error as Error).message }, "cache write failed");

@@ -126,3 +126,16 @@ describe("configuration precedence", () => {
     await expect(loadConfig(bad, {})).rejects.toThrow(/line 2: registry.*urll/);
   });
 });
+
+describe("loading usage sources", () => {
+  it("a source that never answers fails closed after the timeout; an optional one is only a warning", async () => {
+    const { loadUsages } = await import("../../src/usage/load-usages.js");
+    const hung = { name: "kubernetes hung", optional: false, load: () => new Promise<never>(() => {}) };
+    await expect(loadUsages([hung], () => {}, 20)).rejects.toThrow(
+      /kubernetes hung.*no answer within 0.02 s/,
+    );
+    const warnings: string[] = [];
+    await expect(loadUsages([{ ...hung, optional: true }], (w) => warnings.push(w), 20)).resolves.toEqual([]);
+    expect(warnings[0]).toMatch(/optional usage source kubernetes hung failed/);
+  });
+});

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -180,10 +181,8 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
         ? join(
             auditDir,
             "plans",
-            `${startedAt
-              .toISOString()
-              .replace(/[-:]/g, "")
-              .replace(/\.\d+Z$/, "Z")}_plan.json`,
+            // Milliseconds and a random suffix: two runs in one second must not share a journal.
+            `${startedAt.toISOString().replace(/[-:]/g, "")}_${randomBytes(3).toString("hex")}_plan.json`,
           )
         : undefined);
     if (planFile) {

@@ -83,6 +83,26 @@ describe("deleting safely", () => {
     expect((await readAudits(s.audits)).some((a) => a.name.includes("_apply_"))).toBe(true);
   });
 
+  it("purge --apply twice in a row: the second run has its own plan and journal and finds nothing", async () => {
+    const s = await seed(2);
+    const args = [
+      "purge",
+      "--registry",
+      url,
+      "--filter",
+      `${s.p}:.*`,
+      "--apply",
+      "--yes",
+      "--no-cache",
+      "--audit-dir",
+      s.audits,
+    ];
+    const [first, second] = [await runCli(args), await runCli(args)];
+    expect(first.code, first.stderr).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/Nothing to delete/);
+  });
+
   it("refuses a second apply without --resume, and plans older than --max-plan-age", async () => {
     const s = await seed(1);
     const plan = await makePlan(s);

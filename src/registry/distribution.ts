@@ -3,7 +3,7 @@ import { type Descriptor, parseManifest } from "../oci/manifest.js";
 import { MANIFEST_ACCEPT } from "../oci/media-types.js";
 import { Authenticator, type Credentials } from "./auth.js";
 import type { RegistryLocation } from "./registry-url.js";
-import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.js";
+import type { HttpRequest, HttpResponse, HttpTransport, StreamingResponse } from "./transport.js";
 import {
   type DeleteOutcome,
   type ManifestHead,
@@ -129,6 +129,26 @@ export class DistributionRegistry implements Registry {
     throw new RegistryError(`GET blob ${repository}@${digest}: too many redirects`, undefined, "http");
   }
 
+  async openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+    let url = this.url(`/v2/${repository}/blobs/${digest}`);
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const req: HttpRequest = { method: "GET", url };
+      // Redirects to storage (S3, CDN) carry their own signature and must not get our token.
+      const res =
+        new URL(url).origin === this.location.baseUrl
+          ? await this.authorized(req, pullScope(repository), (r) => this.transport.sendStreaming(r))
+          : await this.transport.sendStreaming(req);
+      if ("stream" in res) return res.stream;
+      const location = res.headers.location;
+      if (res.status >= 300 && res.status < 400 && location) {
+        url = new URL(location, url).toString();
+        continue;
+      }
+      this.expect(res, [200], `GET blob ${repository}@${digest}`);
+    }
+    throw new RegistryError(`GET blob ${repository}@${digest}: too many redirects`, undefined, "http");
+  }
+
   async referrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined> {
     if (this.referrersApi === undefined) {
       // Concurrent callers wait for the first probe: one 404 answers for the whole registry.
@@ -247,10 +267,19 @@ export class DistributionRegistry implements Registry {
     return `${this.location.baseUrl}${path}`;
   }
 
-  private async send(req: HttpRequest, scope: string): Promise<HttpResponse> {
+  private send(req: HttpRequest, scope: string): Promise<HttpResponse> {
+    return this.authorized(req, scope, (r) => this.transport.send(r)) as Promise<HttpResponse>;
+  }
+
+  /** Sends with the credentials the scope needs, answering one auth challenge at a time. */
+  private async authorized(
+    req: HttpRequest,
+    scope: string,
+    sendOnce: (req: HttpRequest) => Promise<HttpResponse | StreamingResponse>,
+  ): Promise<HttpResponse | StreamingResponse> {
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.auth.header(scope);
-      const res = await this.transport.send({
+      const res = await sendOnce({
         ...req,
         headers: { ...req.headers, ...(authorization ? { authorization } : {}) },
       });

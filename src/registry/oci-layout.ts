@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { z } from "zod";
@@ -108,6 +109,14 @@ export class OciLayoutRegistry implements Registry {
     if (sha256Digest(body) !== digest)
       throw new RegistryError(`OCI layout ${repository}: blob ${digest} is corrupt`);
     return body;
+  }
+
+  async openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+    const path = this.blobPath(repository, digest);
+    await stat(path).catch(() => {
+      throw new RegistryError(`OCI layout ${repository}: no blob ${digest}`);
+    });
+    return createReadStream(path);
   }
 
   async referrers(): Promise<readonly Descriptor[] | undefined> {

@@ -31,6 +31,13 @@ export interface HttpResponse {
   readonly body: Buffer;
 }
 
+/** A successful response whose body has not been read. */
+export interface StreamingResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | undefined>;
+  readonly stream: AsyncIterable<Uint8Array>;
+}
+
 export interface TransportStats {
   requests: number;
   retries: number;
@@ -79,12 +86,27 @@ export class HttpTransport {
   }
 
   async send(req: HttpRequest): Promise<HttpResponse> {
+    return this.sendWith(req, (r) => this.once(r)) as Promise<HttpResponse>;
+  }
+
+  /**
+   * Like send, but a 2xx body is handed over as a stream instead of being read into memory
+   * (layers can be gigabytes). Retries happen before any body byte is consumed.
+   */
+  async sendStreaming(req: HttpRequest): Promise<HttpResponse | StreamingResponse> {
+    return this.sendWith(req, (r) => this.once(r, true));
+  }
+
+  private async sendWith(
+    req: HttpRequest,
+    attemptOnce: (req: HttpRequest) => Promise<HttpResponse | StreamingResponse>,
+  ): Promise<HttpResponse | StreamingResponse> {
     for (let attempt = 0; ; attempt++) {
       const wait = this.pausedUntil - Date.now();
       if (wait > 0) await this.sleep(wait);
-      let outcome: HttpResponse | Error;
+      let outcome: HttpResponse | StreamingResponse | Error;
       try {
-        outcome = await this.queue.add(() => this.once(req));
+        outcome = await this.queue.add(() => attemptOnce(req));
       } catch (error) {
         outcome = error instanceof Error ? error : new Error(String(error));
       }
@@ -118,14 +140,17 @@ export class HttpTransport {
     await this.agent.close();
   }
 
-  private backoff(attempt: number, response: HttpResponse | undefined): number {
+  private backoff(
+    attempt: number,
+    response: { readonly headers: Record<string, string | undefined> } | undefined,
+  ): number {
     const retryAfter = response ? parseRetryAfter(response.headers["retry-after"]) : undefined;
     if (retryAfter !== undefined) return Math.min(retryAfter, MAX_BACKOFF_MS);
     const ceiling = Math.min(MAX_BACKOFF_MS, 200 * 2 ** attempt);
     return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
   }
 
-  private async once(req: HttpRequest): Promise<HttpResponse> {
+  private async once(req: HttpRequest, streamSuccess = false): Promise<HttpResponse | StreamingResponse> {
     this.stats.requests++;
     const started = performance.now();
     const res = await request(req.url, {
@@ -138,12 +163,15 @@ export class HttpTransport {
       // undici closes the connection after a HEAD unless told otherwise; a warm scan is all HEADs.
       reset: false,
     });
-    const body = req.method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
-    if (req.method === "HEAD") await res.body.dump();
     const headers: Record<string, string | undefined> = {};
     for (const [key, value] of Object.entries(res.headers)) {
       headers[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
     }
+    if (streamSuccess && res.statusCode >= 200 && res.statusCode < 300) {
+      return { status: res.statusCode, headers, stream: res.body };
+    }
+    const body = req.method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
+    if (req.method === "HEAD") await res.body.dump();
     if (log.isLevelEnabled("debug")) {
       const ms = Math.round(performance.now() - started);
       log.debug({ method: req.method, url: redactUrl(req.url), status: res.statusCode, ms }, "http");

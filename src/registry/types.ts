@@ -24,6 +24,8 @@ export interface RegistryReader {
   headManifest(repository: string, reference: string): Promise<ManifestHead | undefined>;
   getManifest(repository: string, reference: string): Promise<ManifestResponse | undefined>;
   getBlob(repository: string, digest: Digest): Promise<Buffer>;
+  /** The blob as a stream, unchecked: the caller hashes what it reads (layers can be gigabytes). */
+  openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Uint8Array>>;
   /** Referrers of a subject; undefined when the registry has no referrers API (use the tag fallback). */
   referrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined>;
 }

@@ -28,6 +28,7 @@ class MemoryRegistry {
       },
       getManifest: async () => undefined,
       getBlob: async () => Buffer.alloc(0),
+      openBlob: async () => (async function* () {})(),
       referrers: async () => undefined,
       hasBlob: async () => false,
       putBlob: async () => {},

@@ -37,8 +37,8 @@ export class DirStore implements LayoutStore {
     }
   }
 
-  writeBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
-    return durableReplace(this.blobPath(digest), bytes);
+  writeBlob(digest: Digest, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
+    return durableReplace(this.blobPath(digest), data);
   }
 
   async hashBlob(digest: Digest): Promise<HashedBlob> {
@@ -91,7 +91,10 @@ function fingerprintOf(s: import("node:fs").BigIntStats): string {
  * the old file or the new one, and a backup reported as done survives power loss before the
  * deletion it allowed.
  */
-export async function durableReplace(path: string, bytes: Uint8Array): Promise<void> {
+export async function durableReplace(
+  path: string,
+  bytes: Uint8Array | AsyncIterable<Uint8Array>,
+): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     const file = await open(tmp, "w");

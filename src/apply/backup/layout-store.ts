@@ -31,8 +31,11 @@ export interface LayoutSource {
 /** A writable layout: `blobs/sha256/<hex>` plus the two files, each replaced atomically. */
 export interface LayoutStore extends LayoutSource {
   statBlob(digest: Digest): Promise<StoredBlob | undefined>;
-  /** Replaces the blob as a whole: readers see the old object or the new one, never a partial one. */
-  writeBlob(digest: Digest, bytes: Uint8Array): Promise<void>;
+  /**
+   * Replaces the blob as a whole: readers see the old object or the new one, never a partial one.
+   * A stream that throws (e.g. its digest turned out wrong) leaves nothing behind.
+   */
+  writeBlob(digest: Digest, data: Uint8Array | AsyncIterable<Uint8Array>, size: number): Promise<void>;
   /** Streams the stored bytes (not the ones we meant to write) through sha256. */
   hashBlob(digest: Digest): Promise<HashedBlob>;
   writeFile(name: LayoutFile, bytes: Uint8Array): Promise<void>;

@@ -1,4 +1,5 @@
-import { type Digest, isDigest, sha256Digest } from "../../oci/digest.js";
+import { createHash } from "node:crypto";
+import { type Digest, isDigest } from "../../oci/digest.js";
 import type { RegistryReader } from "../../registry/types.js";
 import type { BackupItem, BackupTarget } from "./backup-target.js";
 import { mapLimit, SerialQueue } from "./concurrency.js";
@@ -90,14 +91,14 @@ export class LayoutWriter implements BackupTarget {
       return { body: got.body, mediaType: got.mediaType };
     });
     await mapLimit(tree.blobs, this.concurrency, (b) =>
-      this.ensureBlob(b, () => source.getBlob(item.repository, b.digest)),
+      this.ensureBlob(b, () => source.openBlob(item.repository, b.digest)),
     );
     const manifests = tree.manifests.map((m) => ({
       digest: m.digest,
       size: m.body.byteLength,
       body: m.body,
     }));
-    await mapLimit(manifests, this.concurrency, (m) => this.ensureBlob(m, async () => m.body));
+    await mapLimit(manifests, this.concurrency, (m) => this.ensureBlob(m, async () => [m.body]));
     // Only now, with everything written, re-read it all: what counts is what the store holds.
     await mapLimit([...tree.blobs, ...manifests], this.concurrency, (b) => this.verifyBlob(b));
     const root = tree.manifests.at(-1);
@@ -112,21 +113,19 @@ export class LayoutWriter implements BackupTarget {
   }
 
   /** Stores a blob unless an object of the right size is already there (its hash is checked later). */
-  private ensureBlob(blob: TreeBlob, fetch: () => Promise<Buffer>): Promise<void> {
+  private ensureBlob(
+    blob: TreeBlob,
+    fetch: () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>,
+  ): Promise<void> {
     let pending = this.writing.get(blob.digest);
     if (!pending) {
       pending = (async () => {
         const stored = await this.store.statBlob(blob.digest);
         // A wrong size (an empty or partial object from a crashed run) is rewritten, not trusted.
         if (stored && stored.size === blob.size) return;
-        const bytes = await fetch();
-        const actual = sha256Digest(bytes);
-        if (actual !== blob.digest || bytes.byteLength !== blob.size) {
-          throw new Error(
-            `blob ${blob.digest} from the source is ${bytes.byteLength} bytes with digest ${actual} (expected ${blob.size} bytes)`,
-          );
-        }
-        await this.store.writeBlob(blob.digest, bytes);
+        // Streamed, never held whole: layers can be gigabytes. The stream checks itself as it goes,
+        // so a wrong body fails the write before anything is stored under the digest.
+        await this.store.writeBlob(blob.digest, checkedStream(await fetch(), blob), blob.size);
       })();
       this.writing.set(blob.digest, pending);
       const done = () => this.writing.delete(blob.digest);
@@ -183,4 +182,26 @@ function checkItem(item: BackupItem): void {
   // Tags are stored comma-separated; the tag grammar rules commas out, so check it here.
   const bad = item.tags.find((t) => !TAG_RE.test(t));
   if (bad !== undefined) throw new Error(`invalid tag ${JSON.stringify(bad)} for ${item.repository}`);
+}
+
+/** Passes a blob through, hashing it; throws at the end (or as soon as it is too long) when it is not the blob expected. */
+async function* checkedStream(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  blob: TreeBlob,
+): AsyncIterable<Uint8Array> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.byteLength;
+    if (size > blob.size)
+      throw new Error(`blob ${blob.digest} from the source is longer than ${blob.size} bytes`);
+    hash.update(chunk);
+    yield chunk;
+  }
+  const actual = `sha256:${hash.digest("hex")}`;
+  if (actual !== blob.digest || size !== blob.size) {
+    throw new Error(
+      `blob ${blob.digest} from the source is ${size} bytes with digest ${actual} (expected ${blob.size} bytes)`,
+    );
+  }
 }

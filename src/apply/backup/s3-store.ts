@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { Digest } from "../../oci/digest.js";
@@ -62,15 +63,20 @@ export class S3Store implements LayoutStore {
     }
   }
 
-  async writeBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
+  async writeBlob(digest: Digest, data: Uint8Array | AsyncIterable<Uint8Array>, size: number): Promise<void> {
     const key = this.key(blobPathOf(digest));
     try {
       // lib-storage sends one PutObject for small bodies and a multipart upload for big ones;
       // a failed multipart upload is aborted, so no partial object is ever visible under the key.
       await new Upload({
         client: this.client,
-        params: { Bucket: this.bucket, Key: key, Body: bytes, ContentType: "application/octet-stream" },
-        partSize: Math.max(MIN_PART, Math.ceil(bytes.byteLength / MAX_PARTS)),
+        params: {
+          Bucket: this.bucket,
+          Key: key,
+          Body: data instanceof Uint8Array ? data : Readable.from(data),
+          ContentType: "application/octet-stream",
+        },
+        partSize: Math.max(MIN_PART, Math.ceil(size / MAX_PARTS)),
         queueSize: 4,
         leavePartsOnError: false,
       }).done();

@@ -98,6 +98,12 @@ export function withBlobHook(
         return async (repository: string, digest: Digest) =>
           (await hook(digest)) ?? target.getBlob(repository, digest);
       }
+      if (prop === "openBlob") {
+        return async (repository: string, digest: Digest) => {
+          const answer = await hook(digest);
+          return answer ? [answer] : target.openBlob(repository, digest);
+        };
+      }
       const value = Reflect.get(target, prop, target);
       return typeof value === "function" ? value.bind(target) : value;
     },

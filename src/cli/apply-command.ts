@@ -4,7 +4,7 @@ import { loadConfig } from "../config/load-config.js";
 import { type Plan, planSchema } from "../plan/plan-schema.js";
 import { parseDuration } from "../policy/duration.js";
 import { canonicalHost, UsageError } from "../registry/registry-url.js";
-import { buildUsageSources } from "../usage/build-sources.js";
+import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
 import { applyPlan } from "./apply-flow.js";
 import { redactedConfiguration } from "./purge-command.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
@@ -78,10 +78,7 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
       "warning: the plan read in-use references from stdin, which cannot be read again: pass --in-use-file to re-check them\n",
     );
   }
-  const sources = buildUsageSources(config, adHoc, {
-    azure: async () => (await import("../usage/azure/azure-context.js")).azureContext(config.azure),
-    readStdin: readStdinOnce,
-  });
+  const sources = buildUsageSources(config, adHoc, sourceDeps(config, readStdinOnce));
   const opened = await openRegistry(
     { ...flags, registry: flags.registry ?? plan.registryUrl ?? plan.registry },
     readStdinOnce,

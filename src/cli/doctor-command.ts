@@ -2,7 +2,7 @@ import { access, constants, mkdir } from "node:fs/promises";
 import { loadConfig } from "../config/load-config.js";
 import { defaultCacheDir } from "../registry/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
-import { buildUsageSources } from "../usage/build-sources.js";
+import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 
@@ -80,10 +80,7 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
   const sources = buildUsageSources(
     cfg,
     { inUseFiles: cliFlags.inUseFile, kubeconfig: cliFlags.kubeconfig, contexts: cliFlags.context },
-    {
-      azure: async () => (await import("../usage/azure/azure-context.js")).azureContext(cfg.azure),
-      readStdin: readStdinOnce,
-    },
+    sourceDeps(cfg, readStdinOnce),
   );
   if (sources.length === 0) {
     process.stdout.write("note  usage: no usage source configured: nothing would be protected as in use\n");

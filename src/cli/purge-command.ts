@@ -14,7 +14,7 @@ import type { PurgePolicy } from "../policy/purge-policy.js";
 import { UsageError } from "../registry/registry-url.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
-import { buildUsageSources } from "../usage/build-sources.js";
+import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
 import { applyPlan } from "./apply-flow.js";
@@ -123,10 +123,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
   const sources = buildUsageSources(
     config,
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
-    {
-      azure: async () => (await import("../usage/azure/azure-context.js")).azureContext(config.azure),
-      readStdin: readStdinOnce,
-    },
+    sourceDeps(config, readStdinOnce),
   );
   if (flags.passwordStdin && sources.some((s) => s.name === "in-use-file <stdin>")) {
     throw new UsageError("--password-stdin and --in-use-file - cannot both read standard input");

@@ -4,7 +4,7 @@ import { scanRegistry } from "../inventory/scan.js";
 import type { Digest } from "../oci/digest.js";
 import { parseFilter, repositorySelected } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
-import { buildUsageSources } from "../usage/build-sources.js";
+import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
 import type { Usage } from "../usage/usage.js";
@@ -68,10 +68,7 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
   const sources = buildUsageSources(
     config,
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
-    {
-      azure: async () => (await import("../usage/azure/azure-context.js")).azureContext(config.azure),
-      readStdin: readStdinOnce,
-    },
+    sourceDeps(config, readStdinOnce),
   );
   const opened = await openRegistry(flags, readStdinOnce);
   try {

@@ -19,6 +19,14 @@ export interface SourceDeps {
   readonly readStdin: () => Promise<string>;
 }
 
+/** What sources need from the run: Azure identity (made on first use) and standard input. */
+export function sourceDeps(config: Config, readStdin: () => Promise<string>): SourceDeps {
+  return {
+    azure: async () => (await import("./azure/azure-context.js")).azureContext(config.azure),
+    readStdin,
+  };
+}
+
 /**
  * The configured usage sources plus those the command line adds. The Kubernetes and Azure clients
  * are large; they are imported only when such a source is loaded, so other runs start fast.

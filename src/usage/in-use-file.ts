@@ -25,7 +25,7 @@ export function parseInUseList(text: string, label: string): Usage[] {
 }
 
 /** `--in-use-file FILE` (or `-` for standard input). */
-export function inUseFileSource(path: string, readStdin: () => Promise<string> = readAll): UsageSource {
+export function inUseFileSource(path: string, readStdin: () => Promise<string>): UsageSource {
   const label = path === "-" ? "<stdin>" : path;
   return {
     name: `in-use-file ${label}`,
@@ -41,10 +41,4 @@ export function inUseFileSource(path: string, readStdin: () => Promise<string> =
       return parseInUseList(text, label);
     },
   };
-}
-
-async function readAll(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }

@@ -1,10 +1,12 @@
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 import { type Descriptor, parseManifest } from "../oci/manifest.js";
 import { MANIFEST_ACCEPT } from "../oci/media-types.js";
+import { verifiedStream } from "../oci/verified-stream.js";
 import { Authenticator, type Credentials } from "./auth.js";
 import type { RegistryLocation } from "./registry-url.js";
 import type { HttpRequest, HttpResponse, HttpTransport, StreamingResponse } from "./transport.js";
 import {
+  type BlobStream,
   type DeleteOutcome,
   type ManifestHead,
   type ManifestResponse,
@@ -203,7 +205,7 @@ export class DistributionRegistry implements Registry {
     return res.status === 200 || res.status === 307;
   }
 
-  async putBlob(repository: string, digest: Digest, bytes: Uint8Array): Promise<void> {
+  async putBlob(repository: string, digest: Digest, data: Uint8Array | BlobStream): Promise<void> {
     const scope = `repository:${repository}:pull,push`;
     const start = await this.send(
       { method: "POST", url: this.url(`/v2/${repository}/blobs/uploads/`) },
@@ -218,8 +220,15 @@ export class DistributionRegistry implements Registry {
       {
         method: "PUT",
         url: put.toString(),
-        headers: { "content-type": "application/octet-stream", "content-length": String(bytes.byteLength) },
-        body: bytes,
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-length": String(data instanceof Uint8Array ? data.byteLength : data.size),
+        },
+        // A stream is checked as it is sent; the registry checks the digest too.
+        body:
+          data instanceof Uint8Array
+            ? data
+            : async () => verifiedStream(await data.open(), { digest, size: data.size }),
       },
       scope,
     );

@@ -5,7 +5,9 @@ import { z } from "zod";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 import { type Descriptor, parseManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/media-types.js";
+import { verifiedStream } from "../oci/verified-stream.js";
 import {
+  type BlobStream,
   type DeleteOutcome,
   type ManifestHead,
   type ManifestResponse,
@@ -130,10 +132,14 @@ export class OciLayoutRegistry implements Registry {
     );
   }
 
-  async putBlob(repository: string, digest: Digest, bytes: Uint8Array): Promise<void> {
-    if (sha256Digest(bytes) !== digest) throw new RegistryError(`blob for ${digest} has another digest`);
+  async putBlob(repository: string, digest: Digest, data: Uint8Array | BlobStream): Promise<void> {
+    if (data instanceof Uint8Array && sha256Digest(data) !== digest) {
+      throw new RegistryError(`blob for ${digest} has another digest`);
+    }
     await this.ensureLayout(repository);
-    await atomicWrite(this.blobPath(repository, digest), bytes);
+    const body =
+      data instanceof Uint8Array ? data : verifiedStream(await data.open(), { digest, size: data.size });
+    await atomicWrite(this.blobPath(repository, digest), body);
   }
 
   /** A tag reference is recorded in index.json; a digest reference only stores the blob (index children). */
@@ -260,8 +266,16 @@ export class OciLayoutRegistry implements Registry {
   }
 }
 
-async function atomicWrite(path: string, bytes: Uint8Array | string): Promise<void> {
+async function atomicWrite(
+  path: string,
+  bytes: Uint8Array | string | AsyncIterable<Uint8Array>,
+): Promise<void> {
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
 }

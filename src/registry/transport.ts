@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { Readable } from "node:stream";
 import PQueue from "p-queue";
 import { Agent, request } from "undici";
 import { log } from "../log.js";
@@ -22,7 +23,8 @@ export interface HttpRequest {
   readonly method: "GET" | "HEAD" | "PUT" | "POST" | "DELETE" | "PATCH";
   readonly url: string;
   readonly headers?: Record<string, string>;
-  readonly body?: Uint8Array | string;
+  /** A function is called once per attempt, so a streamed body can be sent again on retry. */
+  readonly body?: Uint8Array | string | (() => Promise<AsyncIterable<Uint8Array>>);
 }
 
 export interface HttpResponse {
@@ -156,7 +158,7 @@ export class HttpTransport {
     const res = await request(req.url, {
       method: req.method,
       headers: req.headers,
-      body: req.body,
+      body: typeof req.body === "function" ? Readable.from(await req.body()) : req.body,
       dispatcher: this.agent,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
@@ -184,7 +186,7 @@ export class HttpTransport {
 function isPermanent(error: Error): boolean {
   const code =
     (error as NodeJS.ErrnoException).code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
-  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_INVALID_URL|ENOTFOUND|EPROTO/.test(code);
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_INVALID_URL|ENOTFOUND|EPROTO|EDIGEST/.test(code);
 }
 
 function tlsRootCertificates(): string[] {

@@ -32,9 +32,15 @@ export interface RegistryReader {
 
 export type DeleteOutcome = "deleted" | "not-found";
 
+/** A blob too big to hold: opened (again, on a retry) when it is sent, and checked as it goes. */
+export interface BlobStream {
+  readonly size: number;
+  open(): Promise<AsyncIterable<Uint8Array>>;
+}
+
 export interface RegistryWriter {
   hasBlob(repository: string, digest: Digest): Promise<boolean>;
-  putBlob(repository: string, digest: Digest, bytes: Uint8Array): Promise<void>;
+  putBlob(repository: string, digest: Digest, data: Uint8Array | BlobStream): Promise<void>;
   putManifest(repository: string, reference: string, mediaType: string, body: Uint8Array): Promise<Digest>;
   deleteManifest(repository: string, digest: Digest): Promise<DeleteOutcome>;
 }

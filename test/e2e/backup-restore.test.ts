@@ -6,6 +6,7 @@ import {
   buildIndex,
   pushManifest,
 } from "../../src/fixtures/image-factory.js";
+import { startRegistry } from "../harness/registry-process.js";
 import { S3_BUCKET, startS3 } from "../integration/backup/s3-server.js";
 import { connect, readAudits, runCli, tempDir, uniqueRepo } from "../integration/helpers.js";
 
@@ -138,6 +139,45 @@ describe("backup before deleting, then restore (CLI, real registry, real S3 prot
     expect(res.stderr).toMatch(/backup to s3:\/\/.* failed, so it was not deleted/);
     for (const m of [single, multi, ...multi.children])
       expect(await registry.headManifest(p, m.digest)).toBeDefined();
+  });
+
+  it("restore streams each blob and refuses a corrupt one: the registry never gets it", async () => {
+    const { p, single, dir } = await seed();
+    const root = join(dir, "b");
+    expect(
+      (
+        await runCli([
+          "purge",
+          "--registry",
+          url,
+          "--filter",
+          `${p}:^(v1|stable)$`,
+          "--apply",
+          "--yes",
+          "--backup",
+          `dir:${root}`,
+          "--no-cache",
+          "--audit-dir",
+          join(dir, "a"),
+        ])
+      ).code,
+    ).toBe(0);
+    const layer = [...single.blobs.keys()][2] as string; // the layer only this image has
+    const file = join(root, "blobs", "sha256", layer.slice("sha256:".length));
+    const { stat, writeFile } = await import("node:fs/promises");
+    await writeFile(file, Buffer.alloc((await stat(file)).size, 0x61));
+    // A fresh registry: distribution keeps blobs of deleted manifests until garbage collection.
+    const fresh = await startRegistry();
+    try {
+      const started = Date.now();
+      const res = await runCli(["restore", "--from", `dir:${root}`, "--to", fresh.url, "--format", "json"]);
+      expect(res.code).toBe(1);
+      expect(JSON.parse(res.stdout)[0].detail).toMatch(/corrupt/);
+      expect(Date.now() - started).toBeLessThan(10_000); // a digest mismatch is not retried
+      expect(await connect(fresh.url).registry.hasBlob(p, layer as never)).toBe(false);
+    } finally {
+      await fresh.stop();
+    }
   });
 
   it("restore --image brings back only the named image; an unknown one is a usage error", async () => {

@@ -37,6 +37,12 @@ export class ArchiveSource implements LayoutSource {
     return m && readAt(this.file, m.offset, m.size);
   }
 
+  async openBlob(digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+    const m = this.members.get(blobPathOf(digest));
+    if (!m) throw new Error(`${this.description}: blob ${digest} is missing`);
+    return this.stream(m);
+  }
+
   async readBlob(digest: Digest): Promise<Buffer> {
     const m = this.members.get(blobPathOf(digest));
     if (!m) throw new Error(`${this.description}: blob ${digest} is missing`);

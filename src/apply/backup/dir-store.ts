@@ -58,6 +58,11 @@ export class DirStore implements LayoutStore {
     }
   }
 
+  async openBlob(digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+    const file = await open(this.blobPath(digest), "r");
+    return file.createReadStream();
+  }
+
   readBlob(digest: Digest): Promise<Buffer> {
     return readFile(this.blobPath(digest));
   }

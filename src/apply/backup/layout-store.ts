@@ -25,6 +25,8 @@ export interface LayoutSource {
   readFile(name: LayoutFile): Promise<Buffer | undefined>;
   /** The stored bytes, unchecked; callers verify them against the digest. */
   readBlob(digest: Digest): Promise<Buffer>;
+  /** The stored bytes as a stream, unchecked (layers can be gigabytes). */
+  openBlob(digest: Digest): Promise<AsyncIterable<Uint8Array>>;
   close(): Promise<void>;
 }
 

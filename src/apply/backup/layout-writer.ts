@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { type Digest, isDigest } from "../../oci/digest.js";
+import { verifiedStream } from "../../oci/verified-stream.js";
 import type { RegistryReader } from "../../registry/types.js";
 import type { BackupItem, BackupTarget } from "./backup-target.js";
 import { mapLimit, SerialQueue } from "./concurrency.js";
@@ -125,7 +125,11 @@ export class LayoutWriter implements BackupTarget {
         if (stored && stored.size === blob.size) return;
         // Streamed, never held whole: layers can be gigabytes. The stream checks itself as it goes,
         // so a wrong body fails the write before anything is stored under the digest.
-        await this.store.writeBlob(blob.digest, checkedStream(await fetch(), blob), blob.size);
+        await this.store.writeBlob(
+          blob.digest,
+          verifiedStream(await fetch(), blob, "blob from the source"),
+          blob.size,
+        );
       })();
       this.writing.set(blob.digest, pending);
       const done = () => this.writing.delete(blob.digest);
@@ -182,26 +186,4 @@ function checkItem(item: BackupItem): void {
   // Tags are stored comma-separated; the tag grammar rules commas out, so check it here.
   const bad = item.tags.find((t) => !TAG_RE.test(t));
   if (bad !== undefined) throw new Error(`invalid tag ${JSON.stringify(bad)} for ${item.repository}`);
-}
-
-/** Passes a blob through, hashing it; throws at the end (or as soon as it is too long) when it is not the blob expected. */
-async function* checkedStream(
-  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  blob: TreeBlob,
-): AsyncIterable<Uint8Array> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of source) {
-    size += chunk.byteLength;
-    if (size > blob.size)
-      throw new Error(`blob ${blob.digest} from the source is longer than ${blob.size} bytes`);
-    hash.update(chunk);
-    yield chunk;
-  }
-  const actual = `sha256:${hash.digest("hex")}`;
-  if (actual !== blob.digest || size !== blob.size) {
-    throw new Error(
-      `blob ${blob.digest} from the source is ${size} bytes with digest ${actual} (expected ${blob.size} bytes)`,
-    );
-  }
 }

@@ -1,9 +1,10 @@
-import { type Digest, sha256Digest } from "../../oci/digest.js";
+import type { Digest } from "../../oci/digest.js";
+import { verifiedStream } from "../../oci/verified-stream.js";
 import type { Registry } from "../../registry/types.js";
 import { mapLimit } from "./concurrency.js";
 import { parseBackupDestination } from "./destination.js";
 import { selectEntries } from "./image-selector.js";
-import { type TreeBlob, type TreeManifest, walkImage } from "./image-tree.js";
+import { type TreeManifest, walkImage } from "./image-tree.js";
 import { type BackupEntry, parseLayoutIndex } from "./layout-index.js";
 import { openLayoutSource } from "./layout-source.js";
 import type { LayoutSource } from "./layout-store.js";
@@ -64,7 +65,12 @@ async function restoreEntry(entry: BackupEntry, source: LayoutSource, to: Regist
     const tree = await walkImage(entry, async (digest) => ({ body: await source.readBlob(digest) }));
     await mapLimit(tree.blobs, 4, async (blob) => {
       if (await to.hasBlob(repo, blob.digest)) return;
-      await to.putBlob(repo, blob.digest, await readVerified(source, blob));
+      // Streamed and checked on the way: corrupt backup bytes fail the upload, never land.
+      await to.putBlob(repo, blob.digest, {
+        size: blob.size,
+        open: async () =>
+          verifiedStream(await source.openBlob(blob.digest), blob, `blob in ${source.description}`),
+      });
       pushed++;
     });
     for (const m of tree.manifests) {
@@ -95,18 +101,6 @@ async function restoreEntry(entry: BackupEntry, source: LayoutSource, to: Regist
   }
   if (notes.length) result.detail = notes.join("; ");
   return result;
-}
-
-/** A backup blob is trusted only after hashing it: never push corrupt bytes under a digest. */
-async function readVerified(source: LayoutSource, blob: TreeBlob): Promise<Buffer> {
-  const bytes = await source.readBlob(blob.digest);
-  const actual = sha256Digest(bytes);
-  if (actual !== blob.digest || bytes.byteLength !== blob.size) {
-    throw new Error(
-      `blob ${blob.digest} in ${source.description} is corrupt (reads as ${actual}, ${bytes.byteLength} bytes)`,
-    );
-  }
-  return bytes;
 }
 
 /** Pushes a manifest by digest and reads it back: the registry must serve exactly these bytes. */

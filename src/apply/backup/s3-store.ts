@@ -102,6 +102,16 @@ export class S3Store implements LayoutStore {
     }
   }
 
+  async openBlob(digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+    const key = this.key(blobPathOf(digest));
+    try {
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return got.Body as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      throw this.failure("GetObject", key, error);
+    }
+  }
+
   async readBlob(digest: Digest): Promise<Buffer> {
     const key = this.key(blobPathOf(digest));
     const bytes = await this.get(key);

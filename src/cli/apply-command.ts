@@ -82,6 +82,7 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
   const opened = await openRegistry(
     { ...flags, registry: flags.registry ?? plan.registryUrl ?? plan.registry },
     readStdinOnce,
+    config.azure,
   );
   try {
     if (canonicalHost(opened.registry.host) !== canonicalHost(plan.registry)) {

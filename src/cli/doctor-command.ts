@@ -56,7 +56,7 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
   await check({
     name: "registry",
     run: async () => {
-      const opened = await openRegistry(flags, readStdinOnce);
+      const opened = await openRegistry(flags, readStdinOnce, cfg.azure);
       try {
         if (opened.registry instanceof DistributionRegistry) await opened.registry.ping();
         let count = 0;

@@ -144,7 +144,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
   };
   const auditDir = flags.auditDir ?? config.audit.dir;
 
-  const opened = await openRegistry(flags, readStdinOnce);
+  const opened = await openRegistry(flags, readStdinOnce, config.azure);
   try {
     // Usage first: a source that fails stops the run before any registry work (fail closed).
     const usages = await loadUsages(sources);

@@ -1,6 +1,8 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { Config } from "../config/config-schema.js";
 import { log } from "../log.js";
+import { AcrRegistry } from "../registry/acr.js";
+import { acrCredentialsFromEntra, looksLikeAcr } from "../registry/acr-auth.js";
 import { ContentCache, defaultCacheDir } from "../registry/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
 import { OciLayoutRegistry } from "../registry/oci-layout.js";
@@ -20,6 +22,7 @@ export interface RegistryFlags {
   passwordStdin?: boolean;
   logLevel?: string;
   config?: string;
+  registryType?: "auto" | "distribution" | "acr";
 }
 
 /** Flags win over the configuration file, which wins over built-in defaults. */
@@ -54,6 +57,14 @@ export function addRegistryOptions(cmd: Command): Command {
     )
     .option("--config <file>", "regsweep.yaml (or JSON): registry, policy, usage sources")
     .option("--insecure", "allow plain http and unverified TLS")
+    .addOption(
+      new Option(
+        "--registry-type <type>",
+        "acr uses ACR's metadata API and Entra sign-in (auto: by host name)",
+      )
+        .choices(["auto", "distribution", "acr"])
+        .default("auto"),
+    )
     .option("--ca-file <pem>", "trust this CA certificate besides the system ones")
     .addOption(
       new Option("--concurrency <n>", "requests in flight at once (default 8)").argParser(
@@ -89,6 +100,8 @@ export interface OpenedRegistry {
 export async function openRegistry(
   flags: RegistryFlags,
   readStdin: () => Promise<string>,
+  /** For ACR without a user: the Entra identity to sign in with. */
+  azure?: Config["azure"],
 ): Promise<OpenedRegistry> {
   if (flags.logLevel) log.level = flags.logLevel;
   if (!flags.registry)
@@ -109,8 +122,24 @@ export async function openRegistry(
     ? (await readStdin()).replace(/\r?\n$/, "")
     : process.env.REGSWEEP_PASSWORD;
   if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
-  const credentials =
+  let credentials =
     flags.username && password !== undefined ? { username: flags.username, password } : undefined;
-  const registry = new DistributionRegistry(location, transport, credentials ? { credentials } : {});
+  const acr =
+    flags.registryType === "acr" || (flags.registryType !== "distribution" && looksLikeAcr(location.host));
+  if (acr && !credentials && azure) {
+    // No user given: sign in to ACR with the Entra identity, as `az acr login` does.
+    const { azureContext } = await import("../usage/azure/azure-context.js");
+    const context = azureContext(azure);
+    try {
+      credentials = await acrCredentialsFromEntra(transport, location, context.credential, azure.tenantId);
+    } catch (error) {
+      await transport.close();
+      throw error;
+    }
+  }
+  const options = credentials ? { credentials } : {};
+  const registry = acr
+    ? new AcrRegistry(location, transport, options)
+    : new DistributionRegistry(location, transport, options);
   return { registry, cache, transport, url: location.baseUrl, close: () => transport.close() };
 }

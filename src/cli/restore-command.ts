@@ -21,7 +21,7 @@ export async function runRestore(cliFlags: RestoreFlags): Promise<number> {
   };
   if (!flags.registry)
     throw new UsageError("restore needs --to REGISTRY (or --registry, or registry.url in the configuration)");
-  const opened = await openRegistry(flags, readStdinOnce);
+  const opened = await openRegistry(flags, readStdinOnce, config.azure);
   try {
     let results: RestoreResult[];
     try {

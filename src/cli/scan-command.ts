@@ -70,7 +70,7 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
     sourceDeps(config, readStdinOnce),
   );
-  const opened = await openRegistry(flags, readStdinOnce);
+  const opened = await openRegistry(flags, readStdinOnce, config.azure);
   try {
     const usages = await loadUsages(sources);
     const inventory = await scanRegistry(opened.registry, {

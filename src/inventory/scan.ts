@@ -76,7 +76,12 @@ export async function scanRepository(
     return p;
   };
 
+  // Where the registry lists its manifests with push times (ACR), that listing gives the tags and
+  // the ages: no request per tag, and no config download just for a timestamp.
+  const meta = await registry.registryMetadata?.(repository);
+
   const configTime = async (config: Descriptor): Promise<Date | undefined> => {
+    if (meta) return undefined;
     if (!isImageConfigMediaType(config.mediaType) || config.size > MAX_CONFIG_BYTES) return undefined;
     let body = await cache.get(config.digest);
     if (!body) {
@@ -159,11 +164,16 @@ export async function scanRepository(
     await loadNode(res.digest);
   };
 
-  const tagWork: Promise<void>[] = [];
-  for await (const tag of registry.tags(repository)) tagWork.push(resolveTag(tag));
-  const untaggedWork: Promise<ManifestNode>[] = [];
-  for await (const digest of registry.untagged(repository)) untaggedWork.push(loadNode(digest));
-  await Promise.all([...tagWork, ...untaggedWork]);
+  if (meta) {
+    for (const [digest, m] of meta) for (const tag of m.tags) tagDigests.set(tag, digest);
+    await Promise.all([...meta.keys()].map((digest) => loadNode(digest)));
+  } else {
+    const tagWork: Promise<void>[] = [];
+    for await (const tag of registry.tags(repository)) tagWork.push(resolveTag(tag));
+    const untaggedWork: Promise<ManifestNode>[] = [];
+    for await (const digest of registry.untagged(repository)) untaggedWork.push(loadNode(digest));
+    await Promise.all([...tagWork, ...untaggedWork]);
+  }
 
   await discoverReferrers(registry, repository, nodes, loadNode);
 
@@ -190,7 +200,21 @@ export async function scanRepository(
         const tags = (tagsOf.get(n.digest) ?? []).sort();
         const subject = n.subject ?? tags.map((t) => subjectOfReferrerTag(t)?.subject).find(Boolean);
         const platform = platforms.get(n.digest);
-        return { ...n, tags, ...(subject ? { subject } : {}), ...(platform ? { platform } : {}) };
+        // The registry's own time and lock win; the lock is never taken from the cache (it changes).
+        const own = meta?.get(n.digest);
+        const registryFacts = own
+          ? {
+              ...(own.created ? { created: own.created, ageSource: "registry" as const } : {}),
+              ...(own.locked ? { locked: true } : {}),
+            }
+          : {};
+        return {
+          ...n,
+          tags,
+          ...(subject ? { subject } : {}),
+          ...(platform ? { platform } : {}),
+          ...registryFacts,
+        };
       })
       .sort((a, b) => a.digest.localeCompare(b.digest)),
   };

@@ -25,7 +25,7 @@ export interface DistributionOptions {
 /** A client for the OCI distribution API (distribution, Harbor, GHCR, GAR, ECR, ACR, Zot …). */
 export class DistributionRegistry implements Registry {
   readonly host: string;
-  readonly listsUntagged = false;
+  readonly listsUntagged: boolean = false;
   private readonly auth: Authenticator;
   private readonly pageSize: number;
   private referrersApi: boolean | undefined;
@@ -66,7 +66,7 @@ export class DistributionRegistry implements Registry {
   }
 
   /** Plain distribution has no call that lists untagged manifests. */
-  async *untagged(): AsyncIterable<Digest> {}
+  async *untagged(_repository: string): AsyncIterable<Digest> {}
 
   async headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
     const res = await this.send(
@@ -272,11 +272,11 @@ export class DistributionRegistry implements Registry {
     return "deleted";
   }
 
-  private url(path: string): string {
+  protected url(path: string): string {
     return `${this.location.baseUrl}${path}`;
   }
 
-  private send(req: HttpRequest, scope: string): Promise<HttpResponse> {
+  protected send(req: HttpRequest, scope: string): Promise<HttpResponse> {
     return this.authorized(req, scope, (r) => this.transport.send(r)) as Promise<HttpResponse>;
   }
 
@@ -297,7 +297,7 @@ export class DistributionRegistry implements Registry {
     }
   }
 
-  private async *paged<T>(first: string, scope: string, items: (json: unknown) => T[]): AsyncIterable<T> {
+  protected async *paged<T>(first: string, scope: string, items: (json: unknown) => T[]): AsyncIterable<T> {
     let next: string | undefined = first;
     const seen = new Set<string>();
     while (next && !seen.has(next)) {
@@ -309,7 +309,7 @@ export class DistributionRegistry implements Registry {
     }
   }
 
-  private expect(res: HttpResponse, ok: number[], what: string): void {
+  protected expect(res: HttpResponse, ok: number[], what: string): void {
     if (ok.includes(res.status)) return;
     const detail = registryErrorDetail(res.body);
     if (res.status === 401) {

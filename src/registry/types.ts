@@ -10,6 +10,12 @@ export interface ManifestResponse extends ManifestHead {
   readonly body: Buffer;
 }
 
+/** What a registry itself says of its manifests (ACR): push time and lock, by digest. */
+export type RegistryMetadata = ReadonlyMap<
+  Digest,
+  { readonly created?: string; readonly locked: boolean; readonly tags: readonly string[] }
+>;
+
 /** What a scan needs from any registry flavour (distribution API, OCI layout directory, ACR). */
 export interface RegistryReader {
   /** The name references use for this registry (lowercase host[:port]), e.g. `myacr.azurecr.io`. */
@@ -26,6 +32,8 @@ export interface RegistryReader {
   getBlob(repository: string, digest: Digest): Promise<Buffer>;
   /** The blob as a stream, unchecked: the caller hashes what it reads (layers can be gigabytes). */
   openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Uint8Array>>;
+  /** Where the registry keeps its own per-manifest metadata (ACR), one listing per repository. */
+  registryMetadata?(repository: string): Promise<RegistryMetadata>;
   /** Referrers of a subject; undefined when the registry has no referrers API (use the tag fallback). */
   referrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined>;
 }

@@ -9,9 +9,13 @@ export interface FaultRequest {
 }
 
 /** An injected answer; `body` (JSON) replaces the default error body, e.g. to emulate an API the target lacks. */
-export type Fault = (
-  req: FaultRequest,
-) => null | { status: number; retryAfter?: string; body?: unknown; contentType?: string };
+export type Fault = (req: FaultRequest) => null | {
+  status: number;
+  retryAfter?: string;
+  body?: unknown;
+  contentType?: string;
+  headers?: Record<string, string>;
+};
 
 export interface FaultProxy {
   /** http://127.0.0.1:PORT */
@@ -60,6 +64,7 @@ export async function startFaultProxy(targetUrl: string, fault: Fault): Promise<
       req.resume();
       const headers: OutgoingHttpHeaders = { "Content-Type": injection.contentType ?? "application/json" };
       if (injection.retryAfter !== undefined) headers["Retry-After"] = injection.retryAfter;
+      Object.assign(headers, injection.headers ?? {});
       res.writeHead(injection.status, headers);
       res.end(injection.body === undefined ? INJECTED_BODY : JSON.stringify(injection.body));
       return;

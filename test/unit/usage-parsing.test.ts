@@ -139,3 +139,14 @@ describe("loading usage sources", () => {
     expect(warnings[0]).toMatch(/optional usage source kubernetes hung failed/);
   });
 });
+
+describe("ACR detection", () => {
+  it("recognises ACR login servers in every cloud, and nothing that merely contains the name", async () => {
+    const { looksLikeAcr } = await import("../../src/registry/acr-auth.js");
+    expect(looksLikeAcr("myacr.azurecr.io")).toBe(true);
+    expect(looksLikeAcr("MyAcr.azurecr.us")).toBe(true);
+    expect(looksLikeAcr("gov.azurecr.cn:443")).toBe(true);
+    expect(looksLikeAcr("azurecr.io.evil.example")).toBe(false);
+    expect(looksLikeAcr("127.0.0.1:5000")).toBe(false);
+  });
+});

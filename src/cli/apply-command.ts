@@ -80,7 +80,11 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
   }
   const sources = buildUsageSources(config, adHoc, sourceDeps(config, readStdinOnce));
   const opened = await openRegistry(
-    { ...flags, registry: flags.registry ?? plan.registryUrl ?? plan.registry },
+    {
+      ...flags,
+      registry: flags.registry ?? plan.registryUrl ?? plan.registry,
+      registryType: cliFlags.registryType !== "auto" ? cliFlags.registryType : (plan.registryType ?? "auto"),
+    },
     readStdinOnce,
     config.azure,
   );

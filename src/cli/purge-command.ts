@@ -11,6 +11,7 @@ import type { Plan } from "../plan/plan-schema.js";
 import { parseDuration } from "../policy/duration.js";
 import { type Filter, FilterError, parseFilter, repositorySelected } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
+import { AcrRegistry } from "../registry/acr.js";
 import { UsageError } from "../registry/registry-url.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
@@ -163,6 +164,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
       resolution,
       now,
       registryUrl: opened.url,
+      registryType: opened.registry instanceof AcrRegistry ? "acr" : "distribution",
       usage: usageSpec(flags),
       options: {
         filters: filters.map((f) => f.text),

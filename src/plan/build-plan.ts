@@ -15,6 +15,7 @@ export interface PlanInput {
   readonly now: Date;
   readonly options: Plan["options"];
   readonly registryUrl?: string;
+  readonly registryType?: "distribution" | "acr";
   readonly usage?: Plan["usage"];
 }
 
@@ -81,6 +82,7 @@ export function buildPlan(input: PlanInput): Plan {
     version: 1,
     registry: inventory.registry,
     ...(input.registryUrl ? { registryUrl: input.registryUrl } : {}),
+    ...(input.registryType ? { registryType: input.registryType } : {}),
     ...(input.usage ? { usage: input.usage } : {}),
     createdAt: now.toISOString(),
     options: input.options,

@@ -34,6 +34,8 @@ export const planSchema = z.object({
   registry: z.string(),
   /** Where the plan's registry was reached (`https://…`, `http://…`, `oci:DIR`), for apply. */
   registryUrl: z.string().optional(),
+  /** `acr` when the plan was made through ACR's API, so apply signs in and lists the same way. */
+  registryType: z.enum(["distribution", "acr"]).optional(),
   /** The usage sources the plan was made with, which apply reads again before deleting. */
   usage: z
     .object({

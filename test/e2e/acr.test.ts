@@ -150,7 +150,8 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
       join(dir, "audits"),
     ];
     const env = { REGSWEEP_AZURE_TOKEN: ENTRA };
-    const dry = await runCli([...args, "--format", "json"], { env });
+    const planFile = join(dir, "plan.json");
+    const dry = await runCli([...args, "--format", "json", "-o", planFile], { env });
     expect(dry.stderr).not.toMatch(/regsweep:/);
     expect(dry.code).toBe(0);
     expect(exchanges.length).toBeGreaterThan(0);
@@ -171,7 +172,8 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
     ).toContain("locked");
     expect(plan.warnings.join(" ")).not.toMatch(/cannot list untagged/);
 
-    const applied = await runCli([...args, "--apply", "--yes"], { env });
+    // apply reaches the registry as the plan did (ACR API, Entra sign-in) without being told again.
+    const applied = await runCli(["apply", planFile, "--yes", "--audit-dir", join(dir, "audits")], { env });
     expect(applied.code, applied.stderr).toBe(0);
     const { registry: client } = connect(
       registry.url,

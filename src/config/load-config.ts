@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import type { ZodIssue } from "zod";
 import { UsageError } from "../registry/registry-url.js";
 import { type AZURE_CLOUDS, type Config, configSchema } from "./config-schema.js";
@@ -32,6 +31,8 @@ export async function loadConfig(path: string | undefined, env: Env = process.en
     } catch (error) {
       throw new UsageError(`--config ${path}: ${(error as Error).message}`);
     }
+    // Loaded only when there is a file to read.
+    const { isMap, isSeq, LineCounter, parseDocument } = await import("yaml");
     const lineCounter = new LineCounter();
     const doc = parseDocument(text, { lineCounter, prettyErrors: true });
     if (doc.errors.length > 0) {

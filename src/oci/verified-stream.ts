@@ -18,6 +18,9 @@ export async function* verifiedStream(
 ): AsyncIterable<Uint8Array> {
   const hash = createHash("sha256");
   let size = 0;
+  // One chunk is held back until the digest is known, so a consumer never receives a complete
+  // body that turns out wrong: an upload fails before its last byte, a write before its end.
+  let held: Uint8Array | undefined;
   for await (const chunk of source) {
     size += chunk.byteLength;
     if (size > expected.size) {
@@ -26,7 +29,8 @@ export async function* verifiedStream(
       );
     }
     hash.update(chunk);
-    yield chunk;
+    if (held) yield held;
+    held = chunk;
   }
   const actual = `sha256:${hash.digest("hex")}`;
   if (actual !== expected.digest || size !== expected.size) {
@@ -34,4 +38,5 @@ export async function* verifiedStream(
       `${what} ${expected.digest} is ${size} bytes with digest ${actual} (expected ${expected.size} bytes): corrupt or truncated`,
     );
   }
+  if (held) yield held;
 }

@@ -1,4 +1,4 @@
-import cliProgress from "cli-progress";
+import { createRequire } from "node:module";
 
 export interface Progress {
   item(bytes: number): void;
@@ -17,6 +17,8 @@ export function startProgress(
   let done = 0;
   let bytes = 0;
   if (stream.isTTY) {
+    // Loaded only for an apply at a terminal.
+    const cliProgress = createRequire(import.meta.url)("cli-progress") as typeof import("cli-progress");
     const bar = new cliProgress.SingleBar(
       {
         format: "deleting [{bar}] {value}/{total} manifests | {mb} MB | ETA {eta_formatted}",

@@ -35,6 +35,8 @@ export interface ManifestNode {
 export interface RepositoryInventory {
   readonly name: string;
   readonly manifests: readonly ManifestNode[];
+  /** What the scan found amiss (e.g. an index listing a child the registry lost). */
+  readonly warnings?: readonly string[];
 }
 
 export interface Inventory {

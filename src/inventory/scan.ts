@@ -54,6 +54,20 @@ export async function scanRepository(
   const manifests = new Map<Digest, Promise<Loaded>>();
   const nodes = new Map<Digest, Promise<ManifestNode>>();
   const platforms = new Map<Digest, string>();
+  const warnings: string[] = [];
+
+  /**
+   * An index child the registry no longer has (distribution's `garbage-collect -m` removes children
+   * of tagged indexes) is reported and left out, rather than making the whole scan fail.
+   */
+  const loadChild = (parent: Digest, digest: Digest): Promise<ManifestNode | undefined> =>
+    loadNode(digest).catch((error: unknown) => {
+      if (!(error instanceof MissingManifestError)) throw error;
+      nodes.delete(digest);
+      const warning = `${repository}@${parent} lists ${digest}, which the registry no longer has (the index cannot be pulled for that platform)`;
+      if (!warnings.includes(warning)) warnings.push(warning);
+      return undefined;
+    });
 
   const loadManifest = (digest: Digest, fetched?: Buffer): Promise<Loaded> => {
     let p = manifests.get(digest);
@@ -63,7 +77,9 @@ export async function scanRepository(
         if (!body) {
           const res = await registry.getManifest(repository, digest);
           if (!res)
-            throw new Error(`${repository}@${digest} is listed but the registry has no such manifest`);
+            throw new MissingManifestError(
+              `${repository}@${digest} is listed but the registry has no such manifest`,
+            );
           body = res.body;
           await cache.put(digest, body);
         } else if (fetched) {
@@ -100,7 +116,7 @@ export async function scanRepository(
           for (const [child, platform] of cached.childPlatforms ?? []) platforms.set(child, platform);
           if (cached.childPlatforms)
             childPlatformsOf.set(digest, [...cached.childPlatforms] as [Digest, string][]);
-          await Promise.all(cached.node.children.map((c) => loadNode(c)));
+          await Promise.all(cached.node.children.map((c) => loadChild(digest, c)));
           options.onManifest?.();
           return cached.node;
         }
@@ -130,7 +146,9 @@ export async function scanRepository(
           }
         }
         childPlatformsOf.set(digest, childPlatforms);
-        const children = await Promise.all(manifest.manifests.map((d) => loadNode(d.digest)));
+        const children = (
+          await Promise.all(manifest.manifests.map((d) => loadChild(digest, d.digest)))
+        ).filter((c): c is ManifestNode => c !== undefined);
         const newest = children
           .map((c) => c.created)
           .filter((c): c is string => c !== undefined)
@@ -195,6 +213,7 @@ export async function scanRepository(
 
   return {
     name: repository,
+    ...(warnings.length ? { warnings } : {}),
     manifests: all
       .map((n) => {
         const tags = (tagsOf.get(n.digest) ?? []).sort();
@@ -272,4 +291,9 @@ function node(
     ageSource: rest.ageSource,
     sizeBytes: rest.sizeBytes,
   };
+}
+
+/** A manifest a listing named that the registry does not have. */
+export class MissingManifestError extends Error {
+  override name = "MissingManifestError";
 }

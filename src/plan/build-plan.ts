@@ -54,7 +54,7 @@ export function buildPlan(input: PlanInput): Plan {
     ...entry(repository, node),
     reasons: [...decision.reasons],
   }));
-  const warnings = [...resolution.warnings];
+  const warnings = [...inventory.repositories.flatMap((r) => r.warnings ?? []), ...resolution.warnings];
   if (policy.untagged && !inventory.listsUntagged) {
     warnings.push(
       `registry ${inventory.registry} cannot list untagged manifests (the distribution API has no such call): --untagged reached only index children and referrers`,

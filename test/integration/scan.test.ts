@@ -192,3 +192,37 @@ describe("registries with the referrers API", () => {
     }
   });
 });
+
+describe("damaged registries", () => {
+  const url = inject("registryUrl");
+
+  it("an index whose child the registry lost is reported, not fatal (garbage-collect -m does this)", async () => {
+    const { registry } = connect(url);
+    const p = uniqueRepo("damaged");
+    const index = buildIndex([
+      buildImage({ seed: `${p} a`, created: "2024-01-01" }),
+      buildImage({ seed: `${p} b`, created: "2024-01-01" }),
+    ]);
+    await pushManifest(registry, p, index, ["multi"]);
+    const lost = index.children[1]?.digest as string;
+    expect(await registry.deleteManifest(p, lost as never)).toBe("deleted");
+    const res = await runCli([
+      "plan",
+      "--registry",
+      url,
+      "--filter",
+      `${p}:.*`,
+      "--no-cache",
+      "--format",
+      "json",
+      "--audit-dir",
+      join(await tempDir(), "a"),
+    ]);
+    expect(res.code, res.stderr).toBe(0);
+    const plan = JSON.parse(res.stdout);
+    expect(plan.warnings.join("\n")).toContain(`lists ${lost}, which the registry no longer has`);
+    expect(plan.delete.map((d: { digest: string }) => d.digest).sort()).toEqual(
+      [index.digest, index.children[0]?.digest].sort(),
+    );
+  });
+});

@@ -22,16 +22,14 @@ interface Check {
  * credentials accepted), cache directory, each usage source — and says which fails and why.
  */
 export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
-  const lines: string[] = [];
   let failed = 0;
   const check = async ({ name, run }: Check) => {
     try {
-      lines.push(`ok    ${name}: ${await run()}`);
+      process.stdout.write(`ok    ${name}: ${await run()}\n`);
     } catch (error) {
       failed++;
-      lines.push(`FAIL  ${name}: ${(error as Error).message}`);
+      process.stdout.write(`FAIL  ${name}: ${(error as Error).message}\n`);
     }
-    process.stdout.write(`${lines.at(-1)}\n`);
   };
   await check({
     name: "runtime",

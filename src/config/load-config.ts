@@ -12,10 +12,6 @@ const REGISTRY_SUFFIX: Record<(typeof AZURE_CLOUDS)[number], string> = {
   AzureChinaCloud: "azurecr.cn",
 };
 
-export function registrySuffix(cloud: Config["azure"]["cloud"]): string {
-  return REGISTRY_SUFFIX[cloud];
-}
-
 /**
  * Reads `regsweep.yaml` (or JSON), validates it, and overlays the environment. Precedence:
  * built-in defaults < file < environment < flags (the caller applies flags). Errors name the

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
+import { rootCertificates } from "node:tls";
 import PQueue from "p-queue";
 import { Agent, request } from "undici";
 import { log } from "../log.js";
@@ -78,7 +79,7 @@ export class HttpTransport {
       connect: {
         rejectUnauthorized: !options.insecure,
         // Node's `ca` replaces the default store, so keep the system roots beside the extra one.
-        ...(ca ? { ca: [...tlsRootCertificates(), ca] } : {}),
+        ...(ca ? { ca: [...rootCertificates, ca] } : {}),
       },
     });
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -187,12 +188,6 @@ function isPermanent(error: Error): boolean {
   const code =
     (error as NodeJS.ErrnoException).code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_INVALID_URL|ENOTFOUND|EPROTO|EDIGEST/.test(code);
-}
-
-function tlsRootCertificates(): string[] {
-  // Imported lazily so that plain-http runs never touch the TLS module.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return [...(process.getBuiltinModule("node:tls") as typeof import("node:tls")).rootCertificates];
 }
 
 /** Retry-After is either seconds or an HTTP date; returns milliseconds. */

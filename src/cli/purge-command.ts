@@ -16,6 +16,7 @@ import { UsageError } from "../registry/registry-url.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import { inUseTagsByRepository } from "../usage/in-use-tags.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
 import { applyPlan } from "./apply-flow.js";
@@ -149,14 +150,14 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
   try {
     // Usage first: a source that fails stops the run before any registry work (fail closed).
     const usages = await loadUsages(sources);
+    const aliases = [...config.registry.aliases, ...(flags.registryAlias ?? [])];
+    const inUseTags = inUseTagsByRepository(usages, opened.registry.host, aliases);
     const inventory = await scanRegistry(opened.registry, {
       cache: opened.cache,
       includeRepository: (name) => repositorySelected(filters, name),
+      verifyTags: (repository) => inUseTags.get(repository) ?? [],
     });
-    const resolution = resolveUsages(inventory, usages, [
-      ...config.registry.aliases,
-      ...(flags.registryAlias ?? []),
-    ]);
+    const resolution = resolveUsages(inventory, usages, aliases);
     const now = new Date();
     const plan = buildPlan({
       inventory,

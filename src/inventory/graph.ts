@@ -37,6 +37,8 @@ export interface RepositoryInventory {
   readonly manifests: readonly ManifestNode[];
   /** What the scan found amiss (e.g. an index listing a child the registry lost). */
   readonly warnings?: readonly string[];
+  /** In-use tags read directly that the registry answered 404 for: those workloads cannot pull. */
+  readonly missingTags?: readonly string[];
 }
 
 export interface Inventory {

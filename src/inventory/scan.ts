@@ -1,6 +1,6 @@
 import PQueue from "p-queue";
 import { type Digest, subjectOfReferrerTag } from "../oci/digest.js";
-import { configCreated, type Descriptor, type Manifest, parseManifest } from "../oci/manifest.js";
+import { configCreated, type Descriptor, type Manifest, parseRegistryManifest } from "../oci/manifest.js";
 import { isImageConfigMediaType } from "../oci/media-types.js";
 import type { ContentCache } from "../registry/content-cache.js";
 import type { RegistryReader } from "../registry/types.js";
@@ -14,6 +14,11 @@ export interface ScanOptions {
   readonly repositoryConcurrency?: number;
   readonly onManifest?: () => void;
   readonly now?: () => Date;
+  /**
+   * Tags of a repository to read directly even when its listing does not name them: the in-use
+   * ones. A listing alone never decides that an in-use tag is gone; only a 404 for it does.
+   */
+  readonly verifyTags?: (repository: string) => Iterable<string>;
 }
 
 /** Configs bigger than this are not worth a download for one timestamp. */
@@ -48,13 +53,14 @@ export async function scanRepository(
 ): Promise<RepositoryInventory> {
   const { cache } = options;
   const known = await cache.repositoryState(registry.host, repository);
-  const hints = known.tags;
   const childPlatformsOf = new Map<Digest, [Digest, string][]>();
   const tagDigests = new Map<string, Digest>();
   const manifests = new Map<Digest, Promise<Loaded>>();
   const nodes = new Map<Digest, Promise<ManifestNode>>();
   const platforms = new Map<Digest, string>();
   const warnings: string[] = [];
+  /** Tags asked for by verifyTags that the registry answered 404 for. */
+  const missingTags: string[] = [];
 
   /**
    * An index child the registry no longer has (distribution's `garbage-collect -m` removes children
@@ -85,7 +91,12 @@ export async function scanRepository(
         } else if (fetched) {
           await cache.put(digest, body);
         }
-        return { manifest: parseManifest(body), size: body.byteLength };
+        const manifest = parseRegistryManifest(
+          body,
+          undefined,
+          `${repository}@${digest} on ${registry.host}`,
+        );
+        return { manifest, size: body.byteLength };
       })();
       manifests.set(digest, p);
     }
@@ -167,27 +178,48 @@ export async function scanRepository(
     return p;
   };
 
-  const resolveTag = async (tag: string): Promise<void> => {
-    if (hints.has(tag)) {
-      const head = await registry.headManifest(repository, tag);
-      if (!head) return; // deleted since the tag list was read
-      tagDigests.set(tag, head.digest);
-      await loadNode(head.digest);
+  // A HEAD's Docker-Content-Digest alone never decides: every tag is read with one GET and its body
+  // hashed (getManifest refuses a body that does not match). Warm scans save the configs, the index
+  // children and the parsing, not this request.
+  const resolveTag = async (tag: string, listed: boolean): Promise<void> => {
+    const res = await registry.getManifest(repository, tag);
+    if (!res) {
+      if (!listed) missingTags.push(tag);
       return;
     }
-    const res = await registry.getManifest(repository, tag);
-    if (!res) return;
+    if (!listed) {
+      warnings.push(
+        `${repository}:${tag} is in use and exists, but the registry's tag list does not name it (the listing is incomplete); it is protected`,
+      );
+    }
     tagDigests.set(tag, res.digest);
-    await loadManifest(res.digest, res.body);
+    // The body just read is the manifest: parse it rather than fetch it again (unless already known).
+    if (!known.nodes.has(res.digest)) await loadManifest(res.digest, res.body);
     await loadNode(res.digest);
   };
 
+  const listed = new Set<string>();
   if (meta) {
     for (const [digest, m] of meta) for (const tag of m.tags) tagDigests.set(tag, digest);
-    await Promise.all([...meta.keys()].map((digest) => loadNode(digest)));
+    for (const tag of tagDigests.keys()) listed.add(tag);
+    // The metadata listing is the registry's word; the tags that protect are read directly too.
+    await Promise.all([
+      ...[...meta.keys()].map((digest) => loadNode(digest)),
+      ...[...(options.verifyTags?.(repository) ?? [])].map((tag) =>
+        resolveTag(tag, listed.has(tag)).then(() => {
+          if (listed.has(tag) && !tagDigests.has(tag)) tagDigests.delete(tag);
+        }),
+      ),
+    ]);
   } else {
     const tagWork: Promise<void>[] = [];
-    for await (const tag of registry.tags(repository)) tagWork.push(resolveTag(tag));
+    for await (const tag of registry.tags(repository)) {
+      listed.add(tag);
+      tagWork.push(resolveTag(tag, true));
+    }
+    for (const tag of options.verifyTags?.(repository) ?? []) {
+      if (!listed.has(tag)) tagWork.push(resolveTag(tag, false));
+    }
     const untaggedWork: Promise<ManifestNode>[] = [];
     for await (const digest of registry.untagged(repository)) untaggedWork.push(loadNode(digest));
     await Promise.all([...tagWork, ...untaggedWork]);
@@ -214,6 +246,7 @@ export async function scanRepository(
   return {
     name: repository,
     ...(warnings.length ? { warnings } : {}),
+    ...(missingTags.length ? { missingTags: missingTags.sort() } : {}),
     manifests: all
       .map((n) => {
         const tags = (tagsOf.get(n.digest) ?? []).sort();

@@ -70,6 +70,39 @@ export function parseManifest(body: Uint8Array | string, contentType?: string): 
   return { kind: "image", mediaType, config: raw.config, layers: raw.layers ?? [], ...extra };
 }
 
+/**
+ * parseManifest for bytes from outside: any failure becomes one line naming where the manifest came
+ * from and what is wrong with it, never a JSON parser position or a dump of schema issues.
+ */
+export function parseRegistryManifest(
+  body: Uint8Array | string,
+  contentType: string | undefined,
+  where: string,
+): Manifest {
+  try {
+    return parseManifest(body, contentType);
+  } catch (error) {
+    throw new InvalidManifestError(
+      `manifest ${where} is not a valid image manifest or index: ${whatIsWrong(error)}`,
+    );
+  }
+}
+
+export class InvalidManifestError extends Error {
+  override name = "InvalidManifestError";
+}
+
+function whatIsWrong(error: unknown): string {
+  if (error instanceof SyntaxError) return "the body is not JSON";
+  if (error instanceof z.ZodError) {
+    return error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.length ? i.path.join(".") : "the body"}: ${i.message}`)
+      .join("; ");
+  }
+  return (error as Error).message;
+}
+
 const configSchema = z.object({ created: z.string().optional() }).passthrough();
 
 /** The image config's `created` time; zero or unparsable times (cosign writes year 1) count as unknown. */

@@ -26,9 +26,12 @@ export class AcrRegistry extends DistributionRegistry {
   private readonly metadata = new Map<string, Promise<RegistryMetadata>>();
 
   override async *repositories(): AsyncIterable<string> {
-    yield* this.paged("/acr/v1/_catalog?n=1000", "registry:catalog:*", (json) => {
-      return (json as { repositories?: string[] | null }).repositories ?? [];
-    });
+    yield* this.paged(
+      "/acr/v1/_catalog?n=1000",
+      "registry:catalog:*",
+      (json) => (json as { repositories?: string[] | null }).repositories ?? [],
+      "the ACR catalog",
+    );
   }
 
   override async *untagged(repository: string): AsyncIterable<Digest> {
@@ -45,6 +48,8 @@ export class AcrRegistry extends DistributionRegistry {
           `/acr/v1/${repository}/_manifests?n=1000&orderby=timeasc`,
           `repository:${repository}:metadata_read`,
           (json) => (json as { manifests?: unknown[] | null }).manifests ?? [],
+          `the ACR manifest list of ${repository}`,
+          (raw) => String((raw as { digest?: unknown }).digest),
         );
         for await (const raw of pages) {
           const m = manifestItemSchema.parse(raw);

@@ -25,8 +25,8 @@ export interface RepositoryState {
 
 /**
  * A content-addressed store of immutable bodies (manifests, configs) keyed by digest, plus the
- * last tag → digest map seen per repository. The map is only a hint: it decides whether a tag is
- * resolved with a cheap HEAD (cache probably warm) or a GET (cold), never what a tag points at.
+ * last state seen per repository. Nothing here says what a tag points at now: a scan reads every
+ * tag again (a GET, hashed); the cache only spares re-reading and re-parsing what a digest names.
  */
 export class ContentCache {
   private madeDirs = new Set<string>();

@@ -1,5 +1,5 @@
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
-import { type Descriptor, parseManifest } from "../oci/manifest.js";
+import { type Descriptor, parseManifest, parseRegistryManifest } from "../oci/manifest.js";
 import { MANIFEST_ACCEPT } from "../oci/media-types.js";
 import { verifiedStream } from "../oci/verified-stream.js";
 import { Authenticator, type Credentials } from "./auth.js";
@@ -15,6 +15,8 @@ import {
 } from "./types.js";
 
 const MAX_REDIRECTS = 5;
+/** 10,000 pages of 1,000 is ten million names: beyond that a listing is a loop, not a registry. */
+const MAX_PAGES = 10_000;
 
 export interface DistributionOptions {
   readonly credentials?: Credentials;
@@ -48,17 +50,23 @@ export class DistributionRegistry implements Registry {
   }
 
   async *repositories(): AsyncIterable<string> {
-    yield* this.paged(`/v2/_catalog?n=${this.pageSize}`, "registry:catalog:*", (json) => {
-      return (json as { repositories?: string[] | null }).repositories ?? [];
-    });
+    yield* this.paged(
+      `/v2/_catalog?n=${this.pageSize}`,
+      "registry:catalog:*",
+      (json) => stringList(json, "repositories"),
+      "the catalog",
+    );
   }
 
   async *tags(repository: string): AsyncIterable<string> {
     // An emptied repository answers `"tags": null`; one never pushed answers 404.
     try {
-      yield* this.paged(`/v2/${repository}/tags/list?n=${this.pageSize}`, pullScope(repository), (json) => {
-        return (json as { tags?: string[] | null }).tags ?? [];
-      });
+      yield* this.paged(
+        `/v2/${repository}/tags/list?n=${this.pageSize}`,
+        pullScope(repository),
+        (json) => stringList(json, "tags"),
+        `the tag list of ${repository}`,
+      );
     } catch (error) {
       if (error instanceof RegistryError && error.status === 404) return;
       throw error;
@@ -98,16 +106,23 @@ export class DistributionRegistry implements Registry {
     );
     if (res.status === 404) return undefined;
     this.expect(res, [200], `GET manifest ${repository}:${reference}`);
+    // Decisions rest on these bytes: whatever digest was asked for or advertised, the body must hash to it.
     const computed = sha256Digest(res.body);
-    if (isDigest(reference) && computed !== reference) {
+    const advertised = res.headers["docker-content-digest"];
+    const expected = isDigest(reference) ? reference : advertised;
+    if (expected !== undefined && computed !== expected) {
       throw new RegistryError(
-        `manifest ${repository}@${reference} arrived with digest ${computed}`,
+        `manifest ${repository}${isDigest(reference) ? "@" : ":"}${reference} on ${this.host}: the body hashes to ${computed}, but ${isDigest(reference) ? "was asked for" : "the registry advertised"} ${expected} — the registry (or a proxy in front of it) returns wrong bytes; nothing was deleted`,
         200,
-        "http",
+        "digest-mismatch",
       );
     }
-    const mediaType = contentType(res) ?? parseManifest(res.body).mediaType;
-    return { digest: computed, mediaType, body: res.body };
+    const manifest = parseRegistryManifest(
+      res.body,
+      contentType(res),
+      `${repository}:${reference} on ${this.host}`,
+    );
+    return { digest: computed, mediaType: contentType(res) ?? manifest.mediaType, body: res.body };
   }
 
   async getBlob(repository: string, digest: Digest): Promise<Buffer> {
@@ -182,6 +197,8 @@ export class DistributionRegistry implements Registry {
             ? ((json as { manifests?: Descriptor[] }).manifests ?? [])
             : [];
         },
+        `the referrers of ${repository}@${subject}`,
+        (d) => d.digest,
       )) {
         found.push(d);
       }
@@ -297,16 +314,53 @@ export class DistributionRegistry implements Registry {
     }
   }
 
-  protected async *paged<T>(first: string, scope: string, items: (json: unknown) => T[]): AsyncIterable<T> {
+  /**
+   * Follows `Link: rel="next"` page by page. A listing that cannot be completed — a cursor already
+   * followed, a page that adds nothing yet links on, more than MAX_PAGES pages — fails the run: a
+   * list taken as complete when it is not hides tags, and a hidden tag can be an in-use image.
+   */
+  protected async *paged<T>(
+    first: string,
+    scope: string,
+    items: (json: unknown) => T[],
+    what: string,
+    key: (item: T) => string = String,
+  ): AsyncIterable<T> {
     let next: string | undefined = first;
+    const cursors = new Set<string>();
     const seen = new Set<string>();
-    while (next && !seen.has(next)) {
-      seen.add(next);
+    for (let page = 1; next; page++) {
+      if (page > MAX_PAGES) {
+        throw this.incomplete(what, next, `more than ${MAX_PAGES} pages`);
+      }
+      if (cursors.has(next)) throw this.incomplete(what, next, "this page was already read (a loop)");
+      cursors.add(next);
+      const path = next.split("?")[0] ?? next;
       const res = await this.send({ method: "GET", url: this.url(next) }, scope);
-      this.expect(res, [200], `GET ${next.split("?")[0]}`);
-      yield* items(JSON.parse(res.body.toString("utf8")));
-      next = nextLink(res.headers.link, this.location.baseUrl);
+      this.expect(res, [200], `GET ${path}`);
+      const batch = items(parseJsonBody(res.body, `GET ${path} on ${this.host}`));
+      let fresh = 0;
+      for (const item of batch) {
+        const k = key(item);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        fresh++;
+        yield item;
+      }
+      const following = nextLink(res.headers.link, this.location.baseUrl);
+      if (following && fresh === 0) {
+        throw this.incomplete(what, following, `page ${page} brought nothing new yet links to another`);
+      }
+      next = following;
     }
+  }
+
+  private incomplete(what: string, cursor: string, why: string): RegistryError {
+    return new RegistryError(
+      `${what} on ${this.host} cannot be completed: ${why} (next ${cursor}) — the registry's paging is broken, so the run stops rather than take a partial list as complete`,
+      undefined,
+      "incomplete-listing",
+    );
   }
 
   protected expect(res: HttpResponse, ok: number[], what: string): void {
@@ -358,5 +412,23 @@ function registryErrorDetail(body: Buffer): string {
     return first ? ` (${first.code ?? ""}${first.message ? `: ${first.message}` : ""})` : "";
   } catch {
     return "";
+  }
+}
+
+/** A list field of a paged answer; anything but an array of strings (or null) is a broken registry. */
+function stringList(json: unknown, field: string): string[] {
+  const value = (json as Record<string, unknown> | null)?.[field];
+  if (value === null || value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+    throw new RegistryError(`the registry answered a "${field}" that is not a list of names`, 200, "http");
+  }
+  return value as string[];
+}
+
+function parseJsonBody(body: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (error) {
+    throw new RegistryError(`${what}: the answer is not JSON (${(error as Error).message})`, 200, "http");
   }
 }

@@ -60,7 +60,14 @@ export class RegistryError extends Error {
   constructor(
     message: string,
     readonly status?: number,
-    readonly code?: "unauthorized" | "denied" | "deletes-disabled" | "unsupported" | "http",
+    readonly code?:
+      | "unauthorized"
+      | "denied"
+      | "deletes-disabled"
+      | "unsupported"
+      | "incomplete-listing"
+      | "digest-mismatch"
+      | "http",
   ) {
     super(message);
     this.name = "RegistryError";

@@ -1,10 +1,11 @@
 import PQueue from "p-queue";
 import type { Digest } from "../oci/digest.js";
+import { deletionGroups } from "../plan/deletion-groups.js";
 import type { DeleteEntry, Plan } from "../plan/plan-schema.js";
 import { type Registry, RegistryError } from "../registry/types.js";
 import type { BackupTarget } from "./backup/backup-target.js";
 import type { Journal } from "./journal.js";
-import { type LiveTags, tagDrift } from "./live-tags.js";
+import { LiveTags, tagDrift } from "./live-tags.js";
 
 export type ItemStatus = "deleted" | "already-gone" | "skipped" | "failed";
 
@@ -26,8 +27,6 @@ export interface ExecuteOptions {
   /** Where each manifest is copied, and verified, before it is deleted. */
   readonly backup?: BackupTarget;
   readonly journal?: Journal;
-  /** Tags as they are now (see readLiveTags); without it only the planned tags are re-checked. */
-  readonly liveTags?: LiveTags;
   /** `repo@digest` → why it must stay: newly in use since the plan (see newlyProtected). */
   readonly heldBack?: ReadonlyMap<string, string>;
   /** Set by Ctrl+C: no new item starts; the ones in flight finish and are journaled. */
@@ -40,12 +39,15 @@ export interface ExecuteOutcome {
 }
 
 /**
- * Deletes what a plan lists, repository by repository, in the plan's order. Before each deletion
- * the live registry must still agree with the plan (no tag moved onto or off the digest) and the
- * digest must not have become in use; a backup, when asked for, must be complete and verified. A
- * changed item is skipped, and so is everything whose deletion depended on it (the children of an
- * index that stays, the subject of a referrer that stays). Every step is journaled before the next
- * begins. One failure never stops the rest; a registry that refuses deletes stops the run at once.
+ * Deletes what a plan lists, repository by repository, group by group (a subject with its
+ * referrers, an index with its children), each in the plan's order: subject and index first, so a
+ * stop at any point leaves only garbage. Right before a group's first deletion the whole group is
+ * re-checked against the live registry — the repository's tag list read again, new tags and the
+ * planned ones read by GET — and against what became in use; if any member changed, the whole
+ * group stays. Once a member is not deleted (skipped, failed), the rest of its group stays too. A
+ * backup, when asked for, must be complete and verified before each deletion. Every step is
+ * journaled before the next begins. One failure never stops other groups; a registry that refuses
+ * deletes stops the run at once.
  */
 export async function executePlan(
   plan: Plan,
@@ -85,65 +87,86 @@ export async function executePlan(
 
   let refused: RegistryError | undefined;
   let interrupted = false;
+
+  /** Deletes one group, or none of it. */
+  const runGroup = async (group: readonly DeleteEntry[], live: LiveTags): Promise<void> => {
+    const pending: DeleteEntry[] = [];
+    let stay: string | undefined; // why the rest of the group must stay
+    for (const entry of group) {
+      const done = journal?.isFinished(entry.repository, entry.digest);
+      if (!done) {
+        pending.push(entry);
+        continue;
+      }
+      record(entry, done.step as ItemStatus, {
+        ...(done.detail ? { detail: done.detail } : {}),
+        fromJournal: true,
+      });
+      if (done.step === "skipped" || done.step === "failed") stay ??= heldBy(entry, done.step);
+    }
+    if (pending.length === 0) return;
+    const holdAll = (why: string, own?: ReadonlyMap<DeleteEntry, string>) => {
+      for (const entry of pending) record(entry, "skipped", { detail: own?.get(entry) ?? why });
+    };
+    if (stay) return holdAll(stay);
+
+    // The group is checked as a whole, right before its first deletion.
+    await live.refresh(pending.flatMap((e) => e.tags));
+    const reasons = new Map<DeleteEntry, string>();
+    for (const entry of pending) {
+      const why =
+        options.heldBack?.get(`${entry.repository}@${entry.digest}`) ??
+        tagDrift(live.tags, entry.digest, entry.tags);
+      if (why) reasons.set(entry, why);
+    }
+    const [first] = reasons;
+    if (first) return holdAll(heldBy(first[0], `skipped (${first[1]})`), reasons);
+
+    for (const [i, entry] of pending.entries()) {
+      if (refused) return;
+      let status: ItemStatus;
+      let detail: string | undefined;
+      let backedUp = false;
+      try {
+        if (options.backup) backedUp = await backUp(options.backup, registry, entry, journal, now);
+        status =
+          (await registry.deleteManifest(entry.repository, entry.digest as Digest)) === "deleted"
+            ? "deleted"
+            : "already-gone";
+      } catch (error) {
+        status = "failed";
+        detail = (error as Error).message;
+        if (error instanceof RegistryError && error.code === "deletes-disabled") refused = error;
+      }
+      record(entry, status, { ...(detail ? { detail } : {}), backedUp });
+      if (status === "failed") {
+        const why = heldBy(entry, "failed");
+        for (const rest of pending.slice(i + 1)) record(rest, "skipped", { detail: why });
+        return;
+      }
+    }
+  };
+
   const queue = new PQueue({ concurrency: options.concurrency ?? 4 });
   await Promise.all(
     [...byRepo].map(([repository, entries]) =>
       queue.add(async () => {
-        const heldBack = new Map<string, string>(); // digest -> why it must not go
-        for (const entry of entries) {
+        const live = new LiveTags(registry, repository);
+        for (const group of deletionGroups(entries)) {
           if (refused) return;
           if (options.stopSignal?.stopped) {
             interrupted = true;
             return;
           }
-          const done = journal?.isFinished(entry.repository, entry.digest);
-          if (done) {
-            record(entry, done.step as ItemStatus, {
-              ...(done.detail ? { detail: done.detail } : {}),
-              fromJournal: true,
-            });
-            holdDependants(entry, done.step as ItemStatus, heldBack);
-            continue;
-          }
-          const why =
-            heldBack.get(entry.digest) ??
-            options.heldBack?.get(`${entry.repository}@${entry.digest}`) ??
-            tagDrift(options.liveTags?.get(repository), entry.digest, entry.tags);
-          if (why) {
-            record(entry, "skipped", { detail: why });
-            holdDependants(entry, "skipped", heldBack);
-            continue;
-          }
-          let status: ItemStatus;
-          let detail: string | undefined;
-          let backedUp = false;
           try {
-            // The live tag map is a snapshot from the start of the run: right before deleting,
-            // every planned tag must still point here (a long run gives others time to push).
-            const drift = await driftOfPlannedTags(registry, entry);
-            if (drift) {
-              record(entry, "skipped", { detail: drift });
-              holdDependants(entry, "skipped", heldBack);
-              continue;
-            }
-            if (options.backup) {
-              backedUp = await backUp(options.backup, registry, entry, journal, now);
-            }
-            status =
-              (await registry.deleteManifest(entry.repository, entry.digest as Digest)) === "deleted"
-                ? "deleted"
-                : "already-gone";
+            await runGroup(group, live);
           } catch (error) {
-            if (error instanceof RegistryError && error.code === "deletes-disabled") {
-              refused = error;
-              record(entry, "failed", { detail: error.message, backedUp });
-              return;
+            // The live re-check could not be read: nothing of this group is deleted.
+            const detail = `not deleted: the live re-check failed: ${(error as Error).message}`;
+            for (const entry of group) {
+              if (!journal?.isFinished(entry.repository, entry.digest)) record(entry, "failed", { detail });
             }
-            status = "failed";
-            detail = (error as Error).message;
           }
-          record(entry, status, { ...(detail ? { detail } : {}), backedUp });
-          holdDependants(entry, status, heldBack);
         }
       }),
     ),
@@ -152,12 +175,9 @@ export async function executePlan(
   return { results, interrupted };
 }
 
-/** A skipped or failed item keeps what its deletion would have released. */
-function holdDependants(entry: DeleteEntry, status: ItemStatus, heldBack: Map<string, string>): void {
-  if (status !== "skipped" && status !== "failed") return;
-  const because = `held back: ${entry.digest.slice(0, 19)} was ${status}`;
-  for (const child of entry.children ?? []) if (!heldBack.has(child)) heldBack.set(child, because);
-  if (entry.subject && !heldBack.has(entry.subject)) heldBack.set(entry.subject, because);
+/** Why the rest of a group stays once one of its members did not go. */
+function heldBy(entry: DeleteEntry, what: string): string {
+  return `held back with its group: ${entry.digest.slice(0, 19)} was ${what}`;
 }
 
 /** Backs the manifest up unless the journal says a previous run already did; a failure means no deletion. */
@@ -188,15 +208,6 @@ async function backUp(
     detail: target.description,
   });
   return true;
-}
-
-/** Every planned tag must still point at the planned digest. */
-async function driftOfPlannedTags(registry: Registry, entry: DeleteEntry): Promise<string | undefined> {
-  for (const tag of entry.tags) {
-    const head = await registry.headManifest(entry.repository, tag);
-    if (head && head.digest !== entry.digest) return `tag ${tag} now points at ${head.digest}`;
-  }
-  return undefined;
 }
 
 function clean<T extends object>(o: T): T {

@@ -1,34 +1,6 @@
-import type { Inventory } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 import type { DeleteEntry } from "../plan/plan-schema.js";
 import type { InUseIndex } from "../usage/resolve.js";
-import type { LiveTags } from "./live-tags.js";
-
-/** A minimal inventory from live tags, enough to resolve tag references at apply time. */
-export function inventoryOfLiveTags(registry: string, live: LiveTags): Inventory {
-  return {
-    registry,
-    listsUntagged: false,
-    scannedAt: new Date(0).toISOString(),
-    repositories: [...live].map(([name, tags]) => {
-      const byDigest = new Map<Digest, string[]>();
-      for (const [tag, digest] of tags) byDigest.set(digest, [...(byDigest.get(digest) ?? []), tag]);
-      return {
-        name,
-        manifests: [...byDigest].map(([digest, t]) => ({
-          digest,
-          mediaType: "",
-          tags: t,
-          manifestSize: 0,
-          blobs: [],
-          children: [],
-          ageSource: "unknown" as const,
-          sizeBytes: 0,
-        })),
-      };
-    }),
-  };
-}
 
 /**
  * Planned deletions that became protected since the plan: a digest now in use, every planned index

@@ -4,15 +4,14 @@ import { writeAudit } from "../apply/audit.js";
 import type { BackupTarget } from "../apply/backup/backup-target.js";
 import { type ExecuteOutcome, executePlan, type ItemResult } from "../apply/execute-plan.js";
 import { Journal, JournalError } from "../apply/journal.js";
-import { readLiveTags } from "../apply/live-tags.js";
-import { inventoryOfLiveTags, newlyProtected } from "../apply/recheck.js";
+import { liveInUse } from "../apply/live-usage.js";
+import { newlyProtected } from "../apply/recheck.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { UsageError } from "../registry/registry-url.js";
 import type { Registry } from "../registry/types.js";
 import { formatBytes } from "../report/format-bytes.js";
 import { startProgress } from "../report/progress.js";
 import { loadUsages } from "../usage/load-usages.js";
-import { resolveUsages } from "../usage/resolve.js";
 import type { UsageSource } from "../usage/usage.js";
 import { confirmDeletion } from "./confirm.js";
 
@@ -99,17 +98,12 @@ export async function applyPlan(plan: Plan, registry: Registry, settings: ApplyS
   let outcome: ExecuteOutcome = { results: [], interrupted: false };
   let error: Error | undefined;
   try {
-    const liveTags = await readLiveTags(registry, repos);
     let heldBack = new Map<string, string>();
     if (settings.recheck) {
-      // Usage may have changed since the plan: read it again, fail closed as at plan time.
+      // Usage may have changed since the plan: read it again, fail closed as at plan time, and
+      // read each in-use reference from the registry as it is now.
       const usages = await loadUsages(settings.recheck);
-      const resolution = resolveUsages(
-        inventoryOfLiveTags(plan.registry, liveTags),
-        usages,
-        settings.aliases,
-      );
-      heldBack = newlyProtected(plan.delete, resolution.inUse);
+      heldBack = newlyProtected(plan.delete, await liveInUse(registry, usages, repos, settings.aliases));
     }
     if (settings.backup) {
       const { openBackupTarget } = await import("../apply/backup/backup-target.js");
@@ -127,7 +121,6 @@ export async function applyPlan(plan: Plan, registry: Registry, settings: ApplyS
       outcome = await executePlan(plan, registry, {
         concurrency: settings.concurrency,
         journal,
-        liveTags,
         heldBack,
         stopSignal,
         ...(target ? { backup: target } : {}),

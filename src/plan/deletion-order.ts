@@ -2,9 +2,11 @@ import type { ManifestNode } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 
 /**
- * Orders the manifests of one repository for deletion: a referrer before its subject (so no
- * signature is ever left pointing at nothing) and an index before its children (so no index ever
- * lists a missing child). Among equals, oldest first. Content addressing makes cycles impossible,
+ * Orders the manifests of one repository for deletion so that a run stopped (or a deletion failed)
+ * at any point leaves only garbage: a subject before its referrers (an orphan signature is garbage
+ * the next run removes; a kept image that lost its signature can stop pods where signatures are
+ * enforced) and an index before its children (so no index ever lists a missing child). Among
+ * equals, oldest first. Content addressing makes cycles impossible,
  * but a malformed graph must not hang us, so leftovers are appended.
  */
 export function deletionOrder(nodes: readonly ManifestNode[]): Digest[] {
@@ -20,7 +22,7 @@ export function deletionOrder(nodes: readonly ManifestNode[]): Digest[] {
     after.set(first, [...(after.get(first) ?? []), then]);
   };
   for (const n of nodes) {
-    if (n.subject) edge(n.digest, n.subject);
+    if (n.subject) edge(n.subject, n.digest);
     for (const c of n.children) edge(n.digest, c);
   }
   const byAge = (a: Digest, b: Digest) => {

@@ -61,7 +61,7 @@ export const planSchema = z.object({
     inUse: z.number().int().nonnegative(),
     reclaimableBytes: z.number().int().nonnegative(),
   }),
-  /** In deletion order: referrers before their subject, an index before its children. */
+  /** In deletion order: a subject before its referrers, an index before its children. */
   delete: z.array(deleteEntrySchema),
   keep: z.array(keepEntrySchema),
   warnings: z.array(z.string()),

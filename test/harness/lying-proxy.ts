@@ -18,8 +18,8 @@ export interface Answer {
  * `after` sees the registry's real answer and may replace any part of it (null: relay it as is).
  */
 export interface Lies {
-  before?(req: Exchange): Partial<Answer> | null;
-  after?(req: Exchange, real: Answer): Partial<Answer> | null;
+  before?(req: Exchange): Partial<Answer> | null | Promise<Partial<Answer> | null>;
+  after?(req: Exchange, real: Answer): Partial<Answer> | null | Promise<Partial<Answer> | null>;
 }
 
 export interface LyingProxy {
@@ -37,7 +37,8 @@ const DROP = new Set(["connection", "keep-alive", "transfer-encoding", "content-
 /**
  * A registry that lies: a buffering reverse proxy in front of a real registry whose answers a test
  * rewrites — a tag list that loops, a HEAD advertising a stale digest, a body under another
- * digest. regsweep must notice, or at least never delete because of the lie.
+ * digest — or where it changes the registry behind regsweep's back (a hook may be async: push a
+ * tag when the first DELETE arrives). regsweep must notice, or at least never delete because of it.
  */
 export async function startLyingProxy(targetUrl: string, lies: Lies): Promise<LyingProxy> {
   const target = new URL(targetUrl);
@@ -48,7 +49,7 @@ export async function startLyingProxy(targetUrl: string, lies: Lies): Promise<Ly
     seen.push(exchange);
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
+    req.on("end", async () => {
       const send = (a: Answer) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(a.headers)) if (!DROP.has(k.toLowerCase())) headers[k] = v;
@@ -58,7 +59,7 @@ export async function startLyingProxy(targetUrl: string, lies: Lies): Promise<Ly
         res.writeHead(a.status, headers);
         res.end(exchange.method === "HEAD" ? undefined : a.body);
       };
-      const early = lies.before?.(exchange);
+      const early = await lies.before?.(exchange);
       if (early) {
         send({
           status: 200,
@@ -80,7 +81,7 @@ export async function startLyingProxy(targetUrl: string, lies: Lies): Promise<Ly
         (upRes) => {
           const body: Buffer[] = [];
           upRes.on("data", (c: Buffer) => body.push(c));
-          upRes.on("end", () => {
+          upRes.on("end", async () => {
             const real: Answer = {
               status: upRes.statusCode ?? 502,
               headers: flat(upRes.headers),
@@ -89,7 +90,7 @@ export async function startLyingProxy(targetUrl: string, lies: Lies): Promise<Ly
             if (real.headers.location?.startsWith(target.origin)) {
               real.headers.location = origin + real.headers.location.slice(target.origin.length);
             }
-            send({ ...real, ...(lies.after?.(exchange, real) ?? {}) });
+            send({ ...real, ...((await lies.after?.(exchange, real)) ?? {}) });
           });
         },
       );

@@ -126,9 +126,9 @@ describe("regsweep purge against a real registry", () => {
     // The text summary goes to stdout, and nothing was deleted.
     expect(res.stdout).toContain("DELETE");
     expect(await registry.headManifest(`${p}/app`, app.v1.digest)).toBeDefined();
-    // Order: referrers before their subject, an index before its children.
+    // Order: a subject before its referrers, an index before its children.
     const pos = (d: Digest) => plan.delete.findIndex((e) => e.digest === d);
-    expect(pos(s1sig.digest)).toBeLessThan(pos(signed.s1.digest));
+    expect(pos(signed.s1.digest)).toBeLessThan(pos(s1sig.digest));
     for (const c of multi[1].children) expect(pos(multi[1].digest)).toBeLessThan(pos(c.digest));
   });
 

@@ -50,13 +50,13 @@ describe("deletionOrder", () => {
     expect([...order].sort()).toEqual([a.digest, b.digest, multi.digest].sort());
   });
 
-  it("puts a referrer before its subject", () => {
+  it("puts a subject before its referrers, so a stop leaves orphan signatures, never a kept image without one", () => {
     const s = image("s", { age: 10 });
     const sig = cosign(s, "sig", { age: 20 });
     const sbom = artifact("sbom", s, { age: 20 });
     const order = deletionOrder([s, sig, sbom]);
-    expect(position(order, sig)).toBeLessThan(position(order, s));
-    expect(position(order, sbom)).toBeLessThan(position(order, s));
+    expect(position(order, s)).toBeLessThan(position(order, sig));
+    expect(position(order, s)).toBeLessThan(position(order, sbom));
   });
 
   it("puts an index before its children, nested indexes too", () => {
@@ -74,10 +74,10 @@ describe("deletionOrder", () => {
     const sigOfSbom = cosign(sbom, "sig");
     const fallback = fallbackIndex(s, [sbom]);
     const order = deletionOrder([s, sbom, multi, fallback, sigOfSbom]);
-    expect(position(order, sigOfSbom)).toBeLessThan(position(order, sbom));
-    expect(position(order, sbom)).toBeLessThan(position(order, s));
+    expect(position(order, sbom)).toBeLessThan(position(order, sigOfSbom));
+    expect(position(order, s)).toBeLessThan(position(order, sbom));
     expect(position(order, fallback)).toBeLessThan(position(order, sbom));
-    expect(position(order, fallback)).toBeLessThan(position(order, s));
+    expect(position(order, s)).toBeLessThan(position(order, fallback));
     expect(position(order, multi)).toBeLessThan(position(order, s));
   });
 
@@ -192,7 +192,8 @@ describe("buildPlan", () => {
   it("writes delete[] in deletion order per repository, with children and subject", () => {
     const p = plan(inv, policy({ ago: 30 }));
     const web = p.delete.filter((e) => e.repository === "team/web").map((e) => e.digest);
-    expect(web).toEqual([sig.digest, multi.digest, amd.digest]);
+    expect(web[0]).toBe(multi.digest); // before its child and before its signature
+    expect([...web].sort()).toEqual([multi.digest, sig.digest, amd.digest].sort());
     const multiEntry = p.delete.find((e) => e.digest === multi.digest);
     expect(multiEntry?.children).toEqual([amd.digest]);
     const sigEntry = p.delete.find((e) => e.digest === sig.digest);

@@ -15,8 +15,6 @@ import {
 } from "./types.js";
 
 const MAX_REDIRECTS = 5;
-/** Uploads of one blob started before giving up on a registry that keeps losing them. */
-const MAX_UPLOADS = 3;
 
 export interface DistributionOptions {
   readonly credentials?: Credentials;
@@ -407,3 +405,6 @@ async function* skipBytes(stream: AsyncIterable<Uint8Array>, count: number): Asy
 function isUploadUnknown(body: Buffer): boolean {
   return /BLOB_UPLOAD_UNKNOWN/.test(body.toString("utf8"));
 }
+
+/** Uploads of one blob started before giving up on a registry that keeps losing them. */
+const MAX_UPLOADS = 3;

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { z } from "zod";
 
 export const journalStepSchema = z.object({
@@ -19,19 +19,38 @@ export class JournalError extends Error {
   override name = "JournalError";
 }
 
+export interface JournalOptions {
+  readonly now?: () => Date;
+  /** Items an earlier run recorded as failed (and what they held back) are attempted again. */
+  readonly retryFailed?: boolean;
+  /** Things the user should know about the journal read, e.g. a torn last line; one line each. */
+  readonly onWarning?: (message: string) => void;
+}
+
 /**
  * An append-only JSON-lines record of every step of an apply, next to its plan. Each line is
  * written and fsynced before the next step begins, so after a crash (even SIGKILL) it says exactly
  * what was done; `--resume` reads it and never repeats a finished step.
+ *
+ * The file is created by the first step that is written, not by open(): a run that fails before
+ * it touches any item (registry unreachable, TLS refused, not confirmed) leaves no journal, so its
+ * retry needs no --resume. `end` and `interrupted` are written only to a journal that exists.
  */
 export class Journal {
-  private fd: number;
+  private fd = -1;
   readonly finished = new Map<string, JournalStep>();
   readonly backedUp = new Set<string>();
+  /** Items the journal records as failed that this run leaves alone (without retryFailed). */
+  readonly failedLeftAlone: number;
 
   private constructor(
     readonly path: string,
+    private readonly planId: string,
+    private readonly resume: boolean,
     previous: JournalStep[],
+    private readonly torn: string | undefined,
+    private readonly now: () => Date,
+    retryFailed: boolean,
   ) {
     for (const s of previous) {
       if (!s.repository || !s.digest) continue;
@@ -39,31 +58,55 @@ export class Journal {
       if (FINISHED.has(s.step)) this.finished.set(key, s);
       if (s.step === "backed-up") this.backedUp.add(key);
     }
-    this.fd = openSync(path, "a");
+    let failed = 0;
+    for (const [key, s] of this.finished) {
+      if (!retryFailed) {
+        if (s.step === "failed") failed++;
+        continue;
+      }
+      // A held-back item was skipped only because another failed: it is decided again with it.
+      if (s.step === "failed" || (s.step === "skipped" && s.detail?.startsWith("held back:")))
+        this.finished.delete(key);
+    }
+    this.failedLeftAlone = failed;
   }
 
   /** Opens the journal for a plan: a new one, or (with resume) the existing one for the same plan. */
-  static open(path: string, planId: string, resume: boolean, now: () => Date = () => new Date()): Journal {
+  static open(path: string, planId: string, resume: boolean, options: JournalOptions = {}): Journal {
     const exists = existsSync(path);
     if (exists && !resume) {
       throw new JournalError(
         `${path} exists: this plan was already applied (or interrupted). Resume with --resume, or make a new plan.`,
       );
     }
-    const previous = exists ? readJournal(path) : [];
+    const read = exists ? readJournalFile(path) : { steps: [], torn: undefined };
+    const previous = read.steps;
     if (resume && exists) {
       const start = previous.find((s) => s.step === "start");
       if (start?.planId && start.planId !== planId) {
         throw new JournalError(`${path} belongs to another plan (${start.planId}), not this one (${planId})`);
       }
     }
-    const journal = new Journal(path, previous);
-    journal.append({
-      at: now().toISOString(),
-      step: "start",
+    if (read.torn !== undefined) {
+      options.onWarning?.(
+        `journal ${path}: ignored a torn last line (the previous run was killed mid-write); its step is done again if needed`,
+      );
+    }
+    const journal = new Journal(
+      path,
       planId,
-      ...(resume ? { detail: "resume" } : {}),
-    });
+      resume,
+      previous,
+      read.torn,
+      options.now ?? (() => new Date()),
+      options.retryFailed ?? false,
+    );
+    if (journal.failedLeftAlone > 0) {
+      const n = journal.failedLeftAlone;
+      options.onWarning?.(
+        `journal ${path}: ${n} ${n === 1 ? "item" : "items"} failed in an earlier run and ${n === 1 ? "is" : "are"} left alone; add --retry-failed to attempt ${n === 1 ? "it" : "them"} again`,
+      );
+    }
     return journal;
   }
 
@@ -76,8 +119,13 @@ export class Journal {
   }
 
   append(step: JournalStep): void {
-    writeSync(this.fd, `${JSON.stringify(step)}\n`);
-    fsyncSync(this.fd);
+    if (this.fd < 0) {
+      const closing = step.step === "end" || step.step === "interrupted";
+      // Nothing was done and no earlier run left a journal: there is nothing to resume.
+      if (closing && !existsSync(this.path)) return;
+      this.create();
+    }
+    this.write(step);
     if (step.repository && step.digest) {
       const key = itemKey(step.repository, step.digest);
       if (FINISHED.has(step.step)) this.finished.set(key, step);
@@ -89,22 +137,60 @@ export class Journal {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }
+
+  /** Opens the file for appending, past any torn tail, and writes this run's `start`. */
+  private create(): void {
+    this.fd = openSync(this.path, "a");
+    const bytes = readFileSync(this.path);
+    if (this.torn !== undefined) {
+      // Cut the torn bytes off, so every line of the file stays a whole step.
+      ftruncateSync(this.fd, bytes.lastIndexOf(0x0a) + 1);
+    } else if (bytes.byteLength > 0 && bytes.at(-1) !== 0x0a) {
+      writeSync(this.fd, "\n"); // a whole step whose newline was lost
+    }
+    const notes = [
+      ...(this.resume ? ["resume"] : []),
+      ...(this.torn !== undefined ? [`ignored a torn last line: ${this.torn.slice(0, 200)}`] : []),
+    ];
+    this.write({
+      at: this.now().toISOString(),
+      step: "start",
+      planId: this.planId,
+      ...(notes.length ? { detail: notes.join("; ") } : {}),
+    });
+  }
+
+  private write(step: JournalStep): void {
+    writeSync(this.fd, `${JSON.stringify(step)}\n`);
+    fsyncSync(this.fd);
+  }
 }
 
 /** A torn last line (the process died mid-write) is ignored; anything else unreadable is an error. */
 export function readJournal(path: string): JournalStep[] {
+  return readJournalFile(path).steps;
+}
+
+/** The steps, and the torn last line if there is one (unparsable, no newline after it). */
+export function readJournalFile(path: string): { steps: JournalStep[]; torn: string | undefined } {
   const lines = readFileSync(path, "utf8").split("\n");
   const steps: JournalStep[] = [];
+  let torn: string | undefined;
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     try {
       steps.push(journalStepSchema.parse(JSON.parse(line)));
     } catch (error) {
-      if (i === lines.length - 1) return; // no newline after it: torn by a crash mid-write
-      throw new JournalError(`${path} line ${i + 1} is not a journal step: ${(error as Error).message}`);
+      if (i === lines.length - 1) {
+        torn = line; // no newline after it: torn by a crash mid-write
+        return;
+      }
+      throw new JournalError(
+        `${path} line ${i + 1} is not a journal step: ${(error as Error).message}. Move the journal aside and apply a new plan.`,
+      );
     }
   });
-  return steps;
+  return { steps, torn };
 }
 
 function itemKey(repository: string, digest: string): string {

@@ -15,6 +15,7 @@ export interface ApplyFlags extends RegistryFlags {
   confirm?: "normal" | "strict";
   auditDir?: string;
   resume?: boolean;
+  retryFailed?: boolean;
   backup?: string;
   s3Endpoint?: string;
   maxPlanAge: string;
@@ -49,6 +50,11 @@ export async function readPlan(path: string): Promise<Plan> {
  */
 export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<number> {
   const startedAt = new Date();
+  if (cliFlags.retryFailed && !cliFlags.resume) {
+    throw new UsageError(
+      `--retry-failed retries what the journal of ${planPath} records as failed: add --resume`,
+    );
+  }
   const plan = await readPlan(planPath);
   const maxAge = parseDuration(cliFlags.maxPlanAge);
   if (maxAge === undefined)
@@ -106,6 +112,7 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
       concurrency: flags.concurrency,
       journalPath: `${planPath}.journal`,
       resume: flags.resume ?? false,
+      retryFailed: flags.retryFailed ?? false,
       ...(flags.backup ? { backup: flags.backup } : {}),
       ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
       ...(flags.recheck ? { recheck: sources } : {}),

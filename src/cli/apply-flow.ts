@@ -26,6 +26,8 @@ export interface ApplySettings {
   /** Where the journal goes: next to the plan file. */
   readonly journalPath: string;
   readonly resume: boolean;
+  /** With resume: attempt again the items the journal records as failed. */
+  readonly retryFailed?: boolean;
   /** `dir:PATH`, `oci-archive:PATH.tar`, `s3://bucket/prefix`. */
   readonly backup?: string;
   readonly s3Endpoint?: string;
@@ -79,7 +81,10 @@ export async function applyPlan(plan: Plan, registry: Registry, settings: ApplyS
   }
   let journal: Journal;
   try {
-    journal = Journal.open(settings.journalPath, planId(plan), settings.resume);
+    journal = Journal.open(settings.journalPath, planId(plan), settings.resume, {
+      retryFailed: settings.retryFailed ?? false,
+      onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+    });
   } catch (error) {
     if (error instanceof JournalError) throw new UsageError(error.message);
     throw error;

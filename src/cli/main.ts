@@ -79,6 +79,7 @@ function program(setCode: (code: number) => void): Command {
     addRegistryOptions(cli.command("apply").description("execute a reviewed plan").argument("<plan.json>")),
   )
     .option("--resume", "continue an interrupted apply from its journal (plan.json.journal)")
+    .option("--retry-failed", "with --resume: attempt again the items an earlier run failed")
     .option("--max-plan-age <duration>", "refuse plans older than this (0 = any age)", "24h")
     .option("--no-recheck", "do not read the usage sources again before deleting")
     .option(

@@ -146,16 +146,33 @@ export class DistributionRegistry implements Registry {
     throw new RegistryError(`GET blob ${repository}@${digest}: too many redirects`, undefined, "http");
   }
 
-  async openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+  async openBlob(repository: string, digest: Digest, offset = 0): Promise<AsyncIterable<Uint8Array>> {
     let url = this.url(`/v2/${repository}/blobs/${digest}`);
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const req: HttpRequest = { method: "GET", url };
+      const req: HttpRequest = {
+        method: "GET",
+        url,
+        ...(offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {}),
+      };
       // Redirects to storage (S3, CDN) carry their own signature and must not get our token.
       const res =
         new URL(url).origin === this.location.baseUrl
           ? await this.authorized(req, pullScope(repository), (r) => this.transport.sendStreaming(r))
           : await this.transport.sendStreaming(req);
-      if ("stream" in res) return res.stream;
+      if ("stream" in res) {
+        if (offset === 0) return res.stream;
+        if (res.status === 206) {
+          const from = /^bytes (\d+)-/.exec(res.headers["content-range"] ?? "")?.[1];
+          if (from !== undefined && Number(from) === offset) return res.stream;
+          throw new RegistryError(
+            `GET blob ${repository}@${digest} from byte ${offset} on ${this.host}: the registry sent range ${res.headers["content-range"] ?? "(none)"}`,
+            206,
+            "http",
+          );
+        }
+        // A registry that ignores Range sends it all: pass over what the caller already has.
+        return skipBytes(res.stream, offset);
+      }
       const location = res.headers.location;
       if (res.status >= 300 && res.status < 400 && location) {
         url = new URL(location, url).toString();
@@ -224,32 +241,42 @@ export class DistributionRegistry implements Registry {
 
   async putBlob(repository: string, digest: Digest, data: Uint8Array | BlobStream): Promise<void> {
     const scope = `repository:${repository}:pull,push`;
-    const start = await this.send(
-      { method: "POST", url: this.url(`/v2/${repository}/blobs/uploads/`) },
-      scope,
-    );
-    this.expect(start, [202], `start upload to ${repository}`);
-    const location = start.headers.location;
-    if (!location) throw new RegistryError(`upload to ${repository}: registry sent no Location`, 202, "http");
-    const put = new URL(location, this.location.baseUrl);
-    put.searchParams.set("digest", digest);
-    const res = await this.send(
-      {
-        method: "PUT",
-        url: put.toString(),
-        headers: {
-          "content-type": "application/octet-stream",
-          "content-length": String(data instanceof Uint8Array ? data.byteLength : data.size),
+    for (let upload = 1; ; upload++) {
+      const start = await this.send(
+        { method: "POST", url: this.url(`/v2/${repository}/blobs/uploads/`) },
+        scope,
+      );
+      this.expect(start, [202], `start upload to ${repository}`);
+      const location = start.headers.location;
+      if (!location)
+        throw new RegistryError(`upload to ${repository}: registry sent no Location`, 202, "http");
+      const put = new URL(location, this.location.baseUrl);
+      put.searchParams.set("digest", digest);
+      const res = await this.send(
+        {
+          method: "PUT",
+          url: put.toString(),
+          headers: {
+            "content-type": "application/octet-stream",
+            "content-length": String(data instanceof Uint8Array ? data.byteLength : data.size),
+          },
+          // A stream is checked as it is sent; the registry checks the digest too.
+          body:
+            data instanceof Uint8Array
+              ? data
+              : async () => verifiedStream(await data.open(), { digest, size: data.size }),
         },
-        // A stream is checked as it is sent; the registry checks the digest too.
-        body:
-          data instanceof Uint8Array
-            ? data
-            : async () => verifiedStream(await data.open(), { digest, size: data.size }),
-      },
-      scope,
-    );
-    this.expect(res, [201], `upload ${digest} to ${repository}`);
+        scope,
+      );
+      if (res.status === 201) return;
+      // The transport resent a PUT whose first answer was lost: that upload may well have
+      // completed (and so be gone). The blob being there is what counts; if not, start over.
+      if (res.status === 404 && isUploadUnknown(res.body) && upload < MAX_UPLOADS) {
+        if (await this.hasBlob(repository, digest)) return;
+        continue;
+      }
+      this.expect(res, [201], `upload ${digest} to ${repository}`);
+    }
   }
 
   async putManifest(
@@ -432,3 +459,24 @@ function parseJsonBody(body: Buffer, what: string): unknown {
     throw new RegistryError(`${what}: the answer is not JSON (${(error as Error).message})`, 200, "http");
   }
 }
+
+/** The stream without its first `count` bytes. */
+async function* skipBytes(stream: AsyncIterable<Uint8Array>, count: number): AsyncIterable<Uint8Array> {
+  let left = count;
+  for await (const chunk of stream) {
+    if (left >= chunk.byteLength) {
+      left -= chunk.byteLength;
+      continue;
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
+  }
+}
+
+/** `404 BLOB_UPLOAD_UNKNOWN`: the upload session is gone (completed, expired, or never known). */
+function isUploadUnknown(body: Buffer): boolean {
+  return /BLOB_UPLOAD_UNKNOWN/.test(body.toString("utf8"));
+}
+
+/** Uploads of one blob started before giving up on a registry that keeps losing them. */
+const MAX_UPLOADS = 3;

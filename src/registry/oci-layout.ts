@@ -113,12 +113,12 @@ export class OciLayoutRegistry implements Registry {
     return body;
   }
 
-  async openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+  async openBlob(repository: string, digest: Digest, offset = 0): Promise<AsyncIterable<Uint8Array>> {
     const path = this.blobPath(repository, digest);
     await stat(path).catch(() => {
       throw new RegistryError(`OCI layout ${repository}: no blob ${digest}`);
     });
-    return createReadStream(path);
+    return createReadStream(path, { start: offset });
   }
 
   async referrers(): Promise<readonly Descriptor[] | undefined> {

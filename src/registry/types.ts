@@ -30,8 +30,11 @@ export interface RegistryReader {
   headManifest(repository: string, reference: string): Promise<ManifestHead | undefined>;
   getManifest(repository: string, reference: string): Promise<ManifestResponse | undefined>;
   getBlob(repository: string, digest: Digest): Promise<Buffer>;
-  /** The blob as a stream, unchecked: the caller hashes what it reads (layers can be gigabytes). */
-  openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * The blob as a stream from byte `offset` (default 0) on, unchecked: the caller hashes what it
+   * reads (layers can be gigabytes). A non-zero offset continues a read that broke mid-way.
+   */
+  openBlob(repository: string, digest: Digest, offset?: number): Promise<AsyncIterable<Uint8Array>>;
   /** Where the registry keeps its own per-manifest metadata (ACR), one listing per repository. */
   registryMetadata?(repository: string): Promise<RegistryMetadata>;
   /** Referrers of a subject; undefined when the registry has no referrers API (use the tag fallback). */

@@ -6,16 +6,29 @@ export interface FaultRequest {
   url: string;
   /** 1-based count of requests seen by the proxy, injected ones included. */
   n: number;
+  /** The request's headers, lowercase names (e.g. `range`). */
+  headers: IncomingHttpHeaders;
 }
 
 /** An injected answer; `body` (JSON) replaces the default error body, e.g. to emulate an API the target lacks. */
-export type Fault = (req: FaultRequest) => null | {
+export interface InjectedAnswer {
   status: number;
   retryAfter?: string;
   body?: unknown;
   contentType?: string;
   headers?: Record<string, string>;
-};
+}
+
+/**
+ * A broken connection instead of an answer: `reset` cuts it before forwarding anything;
+ * `cutBodyAfter` forwards the request and relays the upstream's headers and that many body bytes,
+ * then cuts (a transfer that breaks mid-way); `dropResponse` forwards the request, lets the
+ * upstream answer, and cuts the connection instead of relaying it (the work was done, the client
+ * never hears so).
+ */
+export type ConnectionFault = { reset: true } | { cutBodyAfter: number } | { dropResponse: true };
+
+export type Fault = (req: FaultRequest) => null | InjectedAnswer | ConnectionFault;
 
 export interface FaultProxy {
   /** http://127.0.0.1:PORT */
@@ -44,7 +57,8 @@ const HOP_BY_HOP = new Set([
 
 /**
  * A reverse proxy in front of an http:// target that answers with `fault(...)` instead of forwarding
- * whenever it returns non-null, for exercising retry and back-off paths against a real registry.
+ * whenever it returns non-null, for exercising retry and back-off paths against a real registry;
+ * a ConnectionFault breaks the connection at the chosen moment instead.
  */
 export async function startFaultProxy(targetUrl: string, fault: Fault): Promise<FaultProxy> {
   const target = new URL(targetUrl);
@@ -58,8 +72,14 @@ export async function startFaultProxy(targetUrl: string, fault: Fault): Promise<
     const n = ++requests;
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
-    const injection = fault({ method, url: path, n });
-    if (injection) {
+    const injection = fault({ method, url: path, n, headers: req.headers });
+    if (injection && "reset" in injection) {
+      injected++;
+      req.socket.destroy();
+      return;
+    }
+    const broken = injection && !("status" in injection) ? injection : undefined;
+    if (injection && "status" in injection) {
       injected++;
       req.resume();
       const headers: OutgoingHttpHeaders = { "Content-Type": injection.contentType ?? "application/json" };
@@ -83,12 +103,40 @@ export async function startFaultProxy(targetUrl: string, fault: Fault): Promise<
         agent,
       },
       (up) => {
+        if (broken) injected++;
+        if (broken && "dropResponse" in broken) {
+          up.resume();
+          up.on("end", () => res.socket?.destroy());
+          return;
+        }
         const out = forwardable(up.headers);
         // The registry builds absolute upload URLs from the Host it saw, which is the target's.
         const location = up.headers.location;
         if (location?.startsWith(target.origin))
           out.location = proxyOrigin + location.slice(target.origin.length);
         res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
+        if (broken && "cutBodyAfter" in broken) {
+          let left = broken.cutBodyAfter;
+          if (left <= 0) {
+            up.destroy();
+            res.flushHeaders();
+            res.socket?.end(() => res.socket?.destroy());
+            return;
+          }
+          up.on("data", (chunk: Buffer) => {
+            if (left <= 0) return;
+            const part = chunk.subarray(0, left);
+            left -= part.byteLength;
+            res.write(part);
+            if (left <= 0) {
+              up.destroy();
+              // Flush what was written, then cut: the client sees a body that stops short.
+              res.socket?.end(() => res.socket?.destroy());
+            }
+          });
+          up.on("end", () => res.end());
+          return;
+        }
         up.pipe(res);
       },
     );

@@ -139,7 +139,9 @@ describe("journal and resume", () => {
   it("refuses a second apply of the same plan without --resume, and a journal of another plan", () => {
     const dir = mkdtempSync(join(tmpdir(), "journal-"));
     const path = join(dir, "plan.json.journal");
-    Journal.open(path, "p1", false).close();
+    const first = Journal.open(path, "p1", false);
+    first.append({ at: "2026-01-01T00:00:00.000Z", step: "deleted", repository: "a", digest: "sha256:1" });
+    first.close();
     expect(() => Journal.open(path, "p1", false)).toThrow(/--resume/);
     expect(() => Journal.open(path, "p2", true)).toThrow(/another plan/);
   });

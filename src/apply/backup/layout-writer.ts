@@ -14,6 +14,7 @@ import {
   withEntry,
 } from "./layout-index.js";
 import type { LayoutStore } from "./layout-store.js";
+import { resumableRead } from "./resumable-read.js";
 
 // The distribution spec's grammar for repository names and tags.
 const REPOSITORY_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
@@ -91,7 +92,14 @@ export class LayoutWriter implements BackupTarget {
       return { body: got.body, mediaType: got.mediaType };
     });
     await mapLimit(tree.blobs, this.concurrency, (b) =>
-      this.ensureBlob(b, () => source.openBlob(item.repository, b.digest)),
+      this.ensureBlob(b, async () =>
+        // A connection that breaks mid-blob is continued where it broke, not the item failed.
+        resumableRead(
+          (offset) => source.openBlob(item.repository, b.digest, offset),
+          b,
+          `blob ${item.repository}@${b.digest}`,
+        ),
+      ),
     );
     const manifests = tree.manifests.map((m) => ({
       digest: m.digest,

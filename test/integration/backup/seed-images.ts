@@ -99,9 +99,9 @@ export function withBlobHook(
           (await hook(digest)) ?? target.getBlob(repository, digest);
       }
       if (prop === "openBlob") {
-        return async (repository: string, digest: Digest) => {
+        return async (repository: string, digest: Digest, offset?: number) => {
           const answer = await hook(digest);
-          return answer ? [answer] : target.openBlob(repository, digest);
+          return answer ? [answer.subarray(offset ?? 0)] : target.openBlob(repository, digest, offset);
         };
       }
       const value = Reflect.get(target, prop, target);

@@ -46,8 +46,8 @@ export interface ExecuteOutcome {
  * planned ones read by GET — and against what became in use; if any member changed, the whole
  * group stays. Once a member is not deleted (skipped, failed), the rest of its group stays too. A
  * backup, when asked for, must be complete and verified before each deletion. Every step is
- * journaled before the next begins. One failure never stops other groups; a registry that refuses
- * deletes stops the run at once.
+ * journaled before the next begins. One failed deletion never stops other groups; a registry that
+ * refuses deletes, or whose tags cannot be read again, stops the run at once.
  */
 export async function executePlan(
   plan: Plan,
@@ -86,6 +86,7 @@ export async function executePlan(
   for (const e of plan.delete) byRepo.set(e.repository, [...(byRepo.get(e.repository) ?? []), e]);
 
   let refused: RegistryError | undefined;
+  let stopped: Error | undefined;
   let interrupted = false;
 
   /** Deletes one group, or none of it. */
@@ -123,7 +124,7 @@ export async function executePlan(
     if (first) return holdAll(heldBy(first[0], `skipped (${first[1]})`), reasons);
 
     for (const [i, entry] of pending.entries()) {
-      if (refused) return;
+      if (refused || stopped) return;
       let status: ItemStatus;
       let detail: string | undefined;
       let backedUp = false;
@@ -153,7 +154,7 @@ export async function executePlan(
       queue.add(async () => {
         const live = new LiveTags(registry, repository);
         for (const group of deletionGroups(entries)) {
-          if (refused) return;
+          if (refused || stopped) return;
           if (options.stopSignal?.stopped) {
             interrupted = true;
             return;
@@ -161,23 +162,29 @@ export async function executePlan(
           try {
             await runGroup(group, live);
           } catch (error) {
-            // The live re-check could not be read: nothing of this group is deleted.
-            const detail = `not deleted: the live re-check failed: ${(error as Error).message}`;
-            for (const entry of group) {
-              if (!journal?.isFinished(entry.repository, entry.digest)) record(entry, "failed", { detail });
-            }
+            // The live registry could not be read (a listing that cannot be completed, a registry
+            // gone): nothing more is deleted anywhere; the journal lets a later run resume.
+            stopped ??= error as Error;
+            return;
           }
         }
       }),
     ),
   );
   if (refused) throw refused;
+  if (stopped)
+    throw new Error(`apply stopped, nothing more was deleted: ${stopped.message}`, { cause: stopped });
   return { results, interrupted };
 }
 
-/** Why the rest of a group stays once one of its members did not go. */
+/**
+ * Why the rest of a group stays once one of its members did not go. A hold caused by a failure
+ * starts with "held back:", which --retry-failed reopens; a hold caused by drift stays.
+ */
 function heldBy(entry: DeleteEntry, what: string): string {
-  return `held back with its group: ${entry.digest.slice(0, 19)} was ${what}`;
+  return what === "failed"
+    ? `held back: ${entry.digest.slice(0, 19)} of its group failed`
+    : `held back with its group: ${entry.digest.slice(0, 19)} was ${what}`;
 }
 
 /** Backs the manifest up unless the journal says a previous run already did; a failure means no deletion. */

@@ -133,13 +133,17 @@ export async function coldFloor(baseUrl: string, concurrency: number): Promise<F
   }
 }
 
-/** Warm: catalog, tag lists and one manifest HEAD per tag (everything else is in a cache). */
+/**
+ * Warm: catalog, tag lists and one manifest GET per tag (everything else is in a cache). A GET, not
+ * a HEAD, because a sound scan hashes what a tag points at; `method: "HEAD"` measures what trusting
+ * Docker-Content-Digest would save.
+ */
 export async function warmFloor(
   baseUrl: string,
   concurrency: number,
-  keepAliveAfterHead = true,
+  method: "GET" | "HEAD" = "GET",
 ): Promise<FloorResult> {
-  const client = new Client(baseUrl, concurrency, keepAliveAfterHead);
+  const client = new Client(baseUrl, concurrency, true);
   let tagsResolved = 0;
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -148,7 +152,7 @@ export async function warmFloor(
       const tags = await client.paged(`/v2/${repository}/tags/list?n=1000`, "tags");
       await Promise.all(
         tags.map(async (tag) => {
-          await client.send("HEAD", `/v2/${repository}/manifests/${tag}`, MANIFEST_ACCEPT);
+          await client.send(method, `/v2/${repository}/manifests/${tag}`, MANIFEST_ACCEPT);
           tagsResolved++;
         }),
       );

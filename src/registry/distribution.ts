@@ -22,6 +22,8 @@ export interface DistributionOptions {
   readonly credentials?: Credentials;
   /** `n` for catalog and tag pages; registries cap it (distribution: 1000). */
   readonly pageSize?: number;
+  /** Pages one listing may take before it is taken for a loop (default MAX_PAGES). */
+  readonly maxPages?: number;
 }
 
 /** A client for the OCI distribution API (distribution, Harbor, GHCR, GAR, ECR, ACR, Zot …). */
@@ -30,6 +32,7 @@ export class DistributionRegistry implements Registry {
   readonly listsUntagged: boolean = false;
   private readonly auth: Authenticator;
   private readonly pageSize: number;
+  private readonly maxPages: number;
   private referrersApi: boolean | undefined;
   private referrersProbe: Promise<boolean | undefined> | undefined;
 
@@ -41,6 +44,7 @@ export class DistributionRegistry implements Registry {
     this.host = location.host;
     this.auth = new Authenticator(transport, options.credentials);
     this.pageSize = options.pageSize ?? 1000;
+    this.maxPages = options.maxPages ?? MAX_PAGES;
   }
 
   /** `GET /v2/`: proves the registry answers and our credentials are accepted. */
@@ -357,9 +361,7 @@ export class DistributionRegistry implements Registry {
     const cursors = new Set<string>();
     const seen = new Set<string>();
     for (let page = 1; next; page++) {
-      if (page > MAX_PAGES) {
-        throw this.incomplete(what, next, `more than ${MAX_PAGES} pages`);
-      }
+      if (page > this.maxPages) throw this.incomplete(what, next, `more than ${this.maxPages} pages`);
       if (cursors.has(next)) throw this.incomplete(what, next, "this page was already read (a loop)");
       cursors.add(next);
       const path = next.split("?")[0] ?? next;

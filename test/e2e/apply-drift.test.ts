@@ -5,6 +5,7 @@ import {
   type BuiltManifest,
   buildCosignSignature,
   buildImage,
+  buildIndex,
   pushManifest,
 } from "../../src/fixtures/image-factory.js";
 import { referrersTagFor } from "../../src/oci/digest.js";
@@ -121,5 +122,24 @@ describe("drift during apply", () => {
     expect(await exists(repo, last.digest)).toBe(true);
     expect((await registry.getManifest(repo, "pushed-during-apply"))?.digest).toBe(last.digest);
     expect(await exists(repo, images[0]?.digest ?? "")).toBe(false);
+  });
+
+  it("an in-use tag moved onto a new index keeps the planned index that shares its platform image, with all its children", async () => {
+    const repo = uniqueRepo("drift-index");
+    const amd = buildImage({ seed: `${repo} amd`, created: ago(90), architecture: "amd64" });
+    const arm = buildImage({ seed: `${repo} arm`, created: ago(90), architecture: "arm64" });
+    const old = buildIndex([amd, arm]);
+    await pushManifest(registry, repo, old, ["o1"]);
+    const { dir, planFile } = await planFor(url, repo);
+    // After the plan: prod now names a new index that reuses the amd64 image the plan lists.
+    const arm2 = buildImage({ seed: `${repo} arm2`, created: ago(1), architecture: "arm64" });
+    const fresh = buildIndex([amd, arm2]);
+    await pushManifest(registry, repo, fresh, ["prod"]);
+    const inUse = join(dir, "in-use.txt");
+    await writeFile(inUse, `${inject("registryHost")}/${repo}:prod\n`);
+    const res = await apply(planFile, dir, "--in-use-file", inUse);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/skipped .*now in use/);
+    for (const m of [old, amd, arm, fresh, arm2]) expect(await exists(repo, m.digest)).toBe(true);
   });
 });

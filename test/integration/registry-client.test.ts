@@ -77,6 +77,31 @@ describe("OCI distribution client against distribution 2.8", () => {
     expect(await collect(registry.tags("r"))).toEqual(["a", "b", "c", "d", "e"]);
   });
 
+  it("a listing that pages on forever, always with something new, fails at the page limit instead of never ending", async () => {
+    let served = 0;
+    const server = createServer((req, res) => {
+      const n = Number(new URL(req.url ?? "", "http://x").searchParams.get("last") ?? 0) + 1;
+      served++;
+      res.setHeader("link", `</v2/_catalog?n=1&last=${n}>; rel="next"`);
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ repositories: [`repo-${n}`] }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+    const { registry } = connect(
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      {},
+      { pageSize: 1, maxPages: 50 },
+    );
+    const error = await collect(registry.repositories()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryError);
+    expect((error as RegistryError).code).toBe("incomplete-listing");
+    expect((error as Error).message).toMatch(
+      /the catalog on 127\.0\.0\.1:\d+ cannot be completed: more than 50 pages \(next \/v2\/_catalog\?n=1&last=50\)/,
+    );
+    expect(served).toBe(50);
+  });
+
   it("retries 429 and 503, honouring Retry-After, and slows the whole transport down", async () => {
     const p = uniqueRepo("retry");
     await pushManifest(connect(url).registry, p, buildImage({ seed: p }), ["1"]);

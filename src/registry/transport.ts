@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { rootCertificates } from "node:tls";
@@ -99,6 +100,8 @@ export class HttpTransport {
   private pausedUntil = 0;
 
   constructor(options: TransportOptions = {}) {
+    // Every queued request listens to this signal; thousands of them are normal, not a leak.
+    setMaxListeners(0, this.stopped.signal);
     const concurrency = options.concurrency ?? 8;
     this.queue = new PQueue({
       concurrency,
@@ -293,25 +296,38 @@ export class HttpTransport {
     return { status: res.statusCode, headers, body };
   }
 
-  /** A body that stalls or is cancelled mid-way fails with the same one-line errors as a request. */
-  private async *explained(
+  /**
+   * A body that stalls or is cancelled mid-way fails with the same one-line errors as a request.
+   * Delegates to the body's own iterator, so ending the loop early still releases the connection.
+   */
+  private explained(
     stream: AsyncIterable<Uint8Array>,
     req: HttpRequest,
     signal: AbortSignal,
   ): AsyncIterable<Uint8Array> {
-    try {
-      yield* stream;
-    } catch (error) {
+    const explain = (error: unknown): Error => {
       const what = describeRequest(req);
-      if (signal.aborted) throw new AbortedError(`${what}: cancelled`, { cause: error });
-      const explained = explainFailure(
+      if (signal.aborted) return new AbortedError(`${what}: cancelled`, { cause: error });
+      const e = explainFailure(
         error instanceof Error ? error : new Error(String(error)),
         req,
         this.timeoutMs,
       );
-      if (explained instanceof TransportError) throw explained;
-      throw new Error(`${what}: ${oneLine(explained.message)}`, { cause: error });
-    }
+      return e instanceof TransportError ? e : new Error(`${what}: ${oneLine(e.message)}`, { cause: error });
+    };
+    return {
+      [Symbol.asyncIterator]: () => {
+        const inner = stream[Symbol.asyncIterator]();
+        return {
+          next: () =>
+            inner.next().catch((error: unknown) => {
+              throw explain(error);
+            }),
+          return: (value?: unknown) =>
+            inner.return ? inner.return(value) : Promise.resolve({ done: true as const, value: undefined }),
+        };
+      },
+    };
   }
 }
 

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { AbortedError } from "../../src/registry/aborted.js";
 import { HttpTransport, TransportError } from "../../src/registry/transport.js";
@@ -55,6 +57,33 @@ describe("a registry that accepts connections and never answers", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
       'regsweep: --timeout "soon" is not a positive duration: use e.g. 30s, 2m, 1m30s or a number of seconds\n',
+    );
+  });
+});
+
+describe("a body that stops half-way", () => {
+  it("fails the stream with the one-line stalled error, not undici's", async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "Content-Length": "1000" });
+      res.write("only the start");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const t = transport({ timeoutMs: 1000 });
+    const res = await t.sendStreaming({ method: "GET", url: `http://${host}/v2/r/blobs/sha256:ab` });
+    if (!("stream" in res)) throw new Error("expected a streamed body");
+    const read = async () => {
+      for await (const _ of res.stream) {
+      }
+    };
+    const error = await read().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransportError);
+    expect((error as Error).message).toBe(
+      `GET /v2/r/blobs/sha256:ab on ${host}: the answer stalled for 1 s (--timeout) — check the registry and the network, or raise --timeout`,
     );
   });
 });

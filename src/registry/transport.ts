@@ -62,7 +62,7 @@ export class TransportError extends Error {
   override name = "TransportError";
   constructor(
     message: string,
-    readonly kind: "timeout" | "tls" | "scheme" | "network",
+    readonly kind: "timeout" | "tls" | "scheme",
     options?: ErrorOptions,
   ) {
     super(message, options);

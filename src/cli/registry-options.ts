@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { Config } from "../config/config-schema.js";
 import { log } from "../log.js";
+import { parseDuration } from "../policy/duration.js";
 import { AcrRegistry } from "../registry/acr.js";
 import { acrCredentialsFromEntra, looksLikeAcr } from "../registry/acr-auth.js";
 import { ContentCache, defaultCacheDir } from "../registry/content-cache.js";
@@ -23,6 +24,8 @@ export interface RegistryFlags {
   logLevel?: string;
   config?: string;
   registryType?: "auto" | "distribution" | "acr";
+  /** --timeout as typed; parsed by openRegistry (parseTimeout). */
+  timeout?: string;
 }
 
 /** Flags win over the configuration file, which wins over built-in defaults. */
@@ -46,6 +49,23 @@ export function positiveInt(name: string) {
     if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} takes a whole number`);
     return n;
   };
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * `--timeout`: a duration as `--ago` takes it (`30s`, `2m`, `1m30s`, `500ms`) or a plain number of
+ * seconds. Zero is refused: every request must end (a hung registry would hang the run).
+ */
+export function parseTimeout(text: string): number {
+  const trimmed = text.trim();
+  const ms = /^\d+(?:\.\d+)?$/.test(trimmed) ? Number(trimmed) * 1000 : parseDuration(trimmed);
+  if (ms === undefined || !(ms > 0)) {
+    throw new UsageError(
+      `--timeout ${JSON.stringify(text)} is not a positive duration: use e.g. 30s, 2m, 1m30s or a number of seconds`,
+    );
+  }
+  return ms;
 }
 
 /** The flags every command that talks to a registry accepts. */
@@ -75,6 +95,10 @@ export function addRegistryOptions(cmd: Command): Command {
       new Option("--rps <n>", "at most this many requests per second").argParser(positiveInt("--rps")),
     )
     .option(
+      "--timeout <duration>",
+      "give up on a request that gets no answer for this long: 30s, 2m, or seconds (default 30s)",
+    )
+    .option(
       "--cache-dir <dir>",
       "where immutable manifests and configs are cached (default ~/.cache/regsweep)",
     )
@@ -102,8 +126,11 @@ export async function openRegistry(
   readStdin: () => Promise<string>,
   /** For ACR without a user: the Entra identity to sign in with. */
   azure?: Config["azure"],
+  /** The run's signal: aborting it cancels every queued and in-flight registry request. */
+  run: { signal?: AbortSignal } = {},
 ): Promise<OpenedRegistry> {
   if (flags.logLevel) log.level = flags.logLevel;
+  const timeoutMs = flags.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(flags.timeout);
   if (!flags.registry)
     throw new UsageError("--registry is required (e.g. --registry https://myregistry.example.com)");
   const cache = new ContentCache(flags.cache ? (flags.cacheDir ?? defaultCacheDir()) : undefined);
@@ -117,6 +144,8 @@ export async function openRegistry(
     ...(flags.caFile ? { caFile: flags.caFile } : {}),
     concurrency: Math.max(1, flags.concurrency ?? 8),
     ...(flags.rps ? { rps: flags.rps } : {}),
+    timeoutMs,
+    ...(run.signal ? { signal: run.signal } : {}),
   });
   const password = flags.passwordStdin
     ? (await readStdin()).replace(/\r?\n$/, "")

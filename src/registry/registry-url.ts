@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 export interface RegistryLocation {
   /** Base URL without a trailing slash, e.g. `https://myacr.azurecr.io`. */
   readonly baseUrl: string;
@@ -62,6 +64,28 @@ export function canonicalHost(host: string): string {
   const name = portAt > 0 ? h.slice(0, portAt) : h;
   const port = portAt > 0 ? h.slice(portAt) : "";
   return LOOPBACK.has(name) ? `loopback${port}` : h;
+}
+
+/**
+ * Reads the PEM given with --ca-file. A file that cannot be read or holds no certificate is a
+ * configuration mistake (exit 2), not a registry failure.
+ */
+export function readCaFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new UsageError(
+      `--ca-file ${path}: cannot read it (${code}) — give the path of a PEM certificate file`,
+    );
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new UsageError(
+      `--ca-file ${path}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----) — give the CA certificate, not a key or a DER file`,
+    );
+  }
+  return text;
 }
 
 /** A mistake in how regsweep was called or configured: exit code 2. */

@@ -1,9 +1,12 @@
-import { readFileSync } from "node:fs";
+import { setMaxListeners } from "node:events";
 import { Readable } from "node:stream";
+import { setTimeout as delay } from "node:timers/promises";
 import { rootCertificates } from "node:tls";
 import PQueue from "p-queue";
 import { Agent, request } from "undici";
 import { log } from "../log.js";
+import { AbortedError, throwIfAborted } from "./aborted.js";
+import { readCaFile } from "./registry-url.js";
 
 export interface TransportOptions {
   /** Accept self-signed or unverified TLS certificates. */
@@ -13,10 +16,13 @@ export interface TransportOptions {
   readonly concurrency?: number;
   /** Requests per second across the whole run; unlimited when absent. */
   readonly rps?: number;
+  /** How long to wait for a connection, for the first byte of an answer, and between body chunks (default 30 s). */
   readonly timeoutMs?: number;
   readonly retries?: number;
-  /** Injected so tests need not wait real time. */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** The run's signal: once it aborts, queued requests never start and those in flight are aborted. */
+  readonly signal?: AbortSignal;
+  /** Injected so tests need not wait real time; must end early (reject) when `signal` aborts. */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly random?: () => number;
 }
 
@@ -26,6 +32,8 @@ export interface HttpRequest {
   readonly headers?: Record<string, string>;
   /** A function is called once per attempt, so a streamed body can be sent again on retry. */
   readonly body?: Uint8Array | string | (() => Promise<AsyncIterable<Uint8Array>>);
+  /** Cancels this request alone (the transport's own signal cancels every request). */
+  readonly signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -46,16 +54,38 @@ export interface TransportStats {
   retries: number;
 }
 
+/**
+ * A failure of the connection rather than an answer of the registry (timeout, TLS, wrong scheme),
+ * with a one-line message that names the request or registry and says what to check.
+ */
+export class TransportError extends Error {
+  override name = "TransportError";
+  constructor(
+    message: string,
+    readonly kind: "timeout" | "tls" | "scheme",
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * A registry that did not answer within the timeout gets one more chance, no more: a hung
+ * registry costs about two timeouts, never retries x timeout of silence.
+ */
+const TIMEOUT_RETRIES = 1;
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const realSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  // timers/promises clears its timer on abort, so a cancelled run does not linger for a back-off.
+  delay(ms, undefined, signal ? { signal } : {});
 
 /**
  * The one layer every registry request goes through: a global concurrency limit, an optional
- * rate limit, a timeout per request, and retries with exponential backoff and full jitter on
- * 429, 5xx and network errors. A 429 pauses the whole transport, not just the request that got
- * it, so a throttled registry sees the run slow down as a whole.
+ * rate limit, timeouts (connect, first byte, body), cancellation, and retries with exponential
+ * backoff and full jitter on 429, 5xx and network errors. A 429 pauses the whole transport, not just
+ * the request that got it, so a throttled registry sees the run slow down as a whole.
  */
 export class HttpTransport {
   readonly stats: TransportStats = { requests: 0, retries: 0 };
@@ -63,33 +93,43 @@ export class HttpTransport {
   private readonly agent: Agent;
   private readonly timeoutMs: number;
   private readonly retries: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
+  /** Aborted by close(), and by the run's signal: every request listens to it. */
+  private readonly stopped = new AbortController();
   private pausedUntil = 0;
 
   constructor(options: TransportOptions = {}) {
+    // Every queued request listens to this signal; thousands of them are normal, not a leak.
+    setMaxListeners(0, this.stopped.signal);
     const concurrency = options.concurrency ?? 8;
     this.queue = new PQueue({
       concurrency,
       ...(options.rps ? { intervalCap: options.rps, interval: 1000 } : {}),
     });
-    const ca = options.caFile ? readFileSync(options.caFile, "utf8") : undefined;
+    const ca = options.caFile ? readCaFile(options.caFile) : undefined;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
     this.agent = new Agent({
       connections: concurrency,
       connect: {
         rejectUnauthorized: !options.insecure,
+        timeout: this.timeoutMs,
         // Node's `ca` replaces the default store, so keep the system roots beside the extra one.
         ...(ca ? { ca: [...rootCertificates, ca] } : {}),
       },
     });
-    this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retries = options.retries ?? 4;
     this.sleep = options.sleep ?? realSleep;
     this.random = options.random ?? Math.random;
+    const run = options.signal;
+    if (run) {
+      if (run.aborted) this.stopped.abort(run.reason);
+      else run.addEventListener("abort", () => this.stopped.abort(run.reason), { once: true });
+    }
   }
 
   async send(req: HttpRequest): Promise<HttpResponse> {
-    return this.sendWith(req, (r) => this.once(r)) as Promise<HttpResponse>;
+    return this.sendWith(req, (r, signal) => this.once(r, signal)) as Promise<HttpResponse>;
   }
 
   /**
@@ -97,31 +137,64 @@ export class HttpTransport {
    * (layers can be gigabytes). Retries happen before any body byte is consumed.
    */
   async sendStreaming(req: HttpRequest): Promise<HttpResponse | StreamingResponse> {
-    return this.sendWith(req, (r) => this.once(r, true));
+    return this.sendWith(req, (r, signal) => this.once(r, signal, true));
   }
 
   private async sendWith(
     req: HttpRequest,
-    attemptOnce: (req: HttpRequest) => Promise<HttpResponse | StreamingResponse>,
+    attemptOnce: (req: HttpRequest, signal: AbortSignal) => Promise<HttpResponse | StreamingResponse>,
   ): Promise<HttpResponse | StreamingResponse> {
+    const signal = req.signal ? AbortSignal.any([this.stopped.signal, req.signal]) : this.stopped.signal;
+    const what = describeRequest(req);
+    let timeouts = 0;
     for (let attempt = 0; ; attempt++) {
-      const wait = this.pausedUntil - Date.now();
-      if (wait > 0) await this.sleep(wait);
+      throwIfAborted(signal, what);
       let outcome: HttpResponse | StreamingResponse | Error;
+      let throttled: number | undefined;
       try {
-        outcome = await this.queue.add(() => attemptOnce(req));
+        outcome = await this.queue.add(
+          async () => {
+            // Checked here, in the slot, right before sending: a pause that began while this
+            // request waited in the queue holds it too.
+            await this.waitOutPause(signal);
+            throwIfAborted(signal, what);
+            const response = await attemptOnce(req, signal);
+            if (response.status === 429 && attempt < this.retries) {
+              // Set while this slot is still held: the queue starts the next task in it
+              // synchronously once this one returns, and that task must already see the pause.
+              throttled = this.backoff(attempt, response);
+              this.pausedUntil = Math.max(this.pausedUntil, Date.now() + throttled);
+            }
+            return response;
+          },
+          { signal },
+        );
       } catch (error) {
-        outcome = error instanceof Error ? error : new Error(String(error));
+        if (signal.aborted) {
+          throw error instanceof AbortedError
+            ? error
+            : new AbortedError(`${what}: cancelled`, { cause: error });
+        }
+        outcome = explainFailure(
+          error instanceof Error ? error : new Error(String(error)),
+          req,
+          this.timeoutMs,
+        );
       }
-      const retryable = outcome instanceof Error ? !isPermanent(outcome) : RETRY_STATUS.has(outcome.status);
+      if (outcome instanceof TransportError && outcome.kind === "timeout") timeouts++;
+      const retryable =
+        outcome instanceof Error
+          ? !isPermanent(outcome) && timeouts <= TIMEOUT_RETRIES
+          : RETRY_STATUS.has(outcome.status);
       if (!retryable || attempt >= this.retries) {
+        if (outcome instanceof TransportError) throw outcome;
         if (outcome instanceof Error) {
-          throw new Error(`${req.method} ${redactUrl(req.url)}: ${outcome.message}`, { cause: outcome });
+          throw new Error(`${what}: ${oneLine(outcome.message)}${hint(outcome)}`, { cause: outcome });
         }
         return outcome;
       }
       this.stats.retries++;
-      const delay = this.backoff(attempt, outcome instanceof Error ? undefined : outcome);
+      const delay = throttled ?? this.backoff(attempt, outcome instanceof Error ? undefined : outcome);
       log.info(
         {
           method: req.method,
@@ -132,14 +205,43 @@ export class HttpTransport {
         },
         "retrying",
       );
-      if (!(outcome instanceof Error) && outcome.status === 429) {
-        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
-      }
-      await this.sleep(delay);
+      await this.sleepOrAbort(delay, signal, what);
     }
   }
 
+  /** Holds the caller until the shared 429 pause is over, following it if it is extended meanwhile. */
+  private async waitOutPause(signal: AbortSignal): Promise<void> {
+    let until = this.pausedUntil;
+    while (until > Date.now()) {
+      await this.sleepOrAbort(until - Date.now(), signal, "waiting out a 429 pause");
+      // An injected sleep may return at once; only a pause extended while we slept is waited again.
+      if (this.pausedUntil === until) return;
+      until = this.pausedUntil;
+    }
+  }
+
+  private async sleepOrAbort(ms: number, signal: AbortSignal, what: string): Promise<void> {
+    throwIfAborted(signal, what);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new AbortedError(`${what}: cancelled`, { cause: signal.reason }));
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      // An injected sleep may ignore the signal; the race still ends the wait at abort.
+      await Promise.race([this.sleep(ms, signal), aborted]);
+    } catch (error) {
+      if (signal.aborted) throw new AbortedError(`${what}: cancelled`, { cause: error });
+      throw error;
+    } finally {
+      if (onAbort) signal.removeEventListener("abort", onAbort);
+      aborted.catch(() => {});
+    }
+  }
+
+  /** Ends the transport: queued requests never start, those in flight are aborted (AbortedError). */
   async close(): Promise<void> {
+    this.stopped.abort(new AbortedError("the registry connection was closed"));
     await this.agent.close();
   }
 
@@ -153,7 +255,11 @@ export class HttpTransport {
     return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
   }
 
-  private async once(req: HttpRequest, streamSuccess = false): Promise<HttpResponse | StreamingResponse> {
+  private async once(
+    req: HttpRequest,
+    signal: AbortSignal,
+    streamSuccess = false,
+  ): Promise<HttpResponse | StreamingResponse> {
     this.stats.requests++;
     const started = performance.now();
     const res = await request(req.url, {
@@ -163,6 +269,7 @@ export class HttpTransport {
       dispatcher: this.agent,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
+      signal,
       // undici closes the connection after a HEAD unless told otherwise; a warm scan is all HEADs.
       reset: false,
     });
@@ -171,7 +278,7 @@ export class HttpTransport {
       headers[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
     }
     if (streamSuccess && res.statusCode >= 200 && res.statusCode < 300) {
-      return { status: res.statusCode, headers, stream: res.body };
+      return { status: res.statusCode, headers, stream: this.explained(res.body, req, signal) };
     }
     const body = req.method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
     if (req.method === "HEAD") await res.body.dump();
@@ -179,15 +286,145 @@ export class HttpTransport {
       const ms = Math.round(performance.now() - started);
       log.debug({ method: req.method, url: redactUrl(req.url), status: res.statusCode, ms }, "http");
     }
+    if (res.statusCode === 400 && speaksTls(req.url, body)) {
+      const { host } = new URL(req.url);
+      throw new TransportError(
+        `${host} speaks TLS: use https://${host} (with --ca-file PEM or --insecure for a self-signed certificate)`,
+        "scheme",
+      );
+    }
     return { status: res.statusCode, headers, body };
+  }
+
+  /**
+   * A body that stalls or is cancelled mid-way fails with the same one-line errors as a request.
+   * Delegates to the body's own iterator, so ending the loop early still releases the connection.
+   */
+  private explained(
+    stream: AsyncIterable<Uint8Array>,
+    req: HttpRequest,
+    signal: AbortSignal,
+  ): AsyncIterable<Uint8Array> {
+    const explain = (error: unknown): Error => {
+      const what = describeRequest(req);
+      if (signal.aborted) return new AbortedError(`${what}: cancelled`, { cause: error });
+      const e = explainFailure(
+        error instanceof Error ? error : new Error(String(error)),
+        req,
+        this.timeoutMs,
+      );
+      return e instanceof TransportError ? e : new Error(`${what}: ${oneLine(e.message)}`, { cause: error });
+    };
+    return {
+      [Symbol.asyncIterator]: () => {
+        const inner = stream[Symbol.asyncIterator]();
+        return {
+          next: () =>
+            inner.next().catch((error: unknown) => {
+              throw explain(error);
+            }),
+          return: (value?: unknown) =>
+            inner.return ? inner.return(value) : Promise.resolve({ done: true as const, value: undefined }),
+        };
+      },
+    };
   }
 }
 
-/** Certificate problems and bad URLs do not heal by retrying. */
+/** `GET /v2/_catalog on 127.0.0.1:5000`: the path without its query, so no token can show. */
+function describeRequest(req: HttpRequest): string {
+  try {
+    const u = new URL(req.url);
+    return `${req.method} ${u.pathname} on ${u.host}`;
+  } catch {
+    return `${req.method} ${redactUrl(req.url)}`;
+  }
+}
+
+function errorCode(error: Error): string {
+  return (
+    (error as NodeJS.ErrnoException).code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? ""
+  );
+}
+
+const CERT_CODES =
+  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH/;
+
+/** Turns the errors a user can act on (timeouts, TLS, wrong scheme) into one-line TransportErrors. */
+function explainFailure(error: Error, req: HttpRequest, timeoutMs: number): Error {
+  if (error instanceof TransportError || error instanceof AbortedError) return error;
+  const code = errorCode(error);
+  const what = describeRequest(req);
+  const seconds = `${Math.round(timeoutMs / 100) / 10} s`;
+  if (code === "UND_ERR_HEADERS_TIMEOUT") {
+    return new TransportError(
+      `${what}: no answer within ${seconds} (--timeout) — check that the URL points at a registry and that it is up`,
+      "timeout",
+      { cause: error },
+    );
+  }
+  if (code === "UND_ERR_CONNECT_TIMEOUT") {
+    return new TransportError(
+      `${what}: could not connect within ${seconds} (--timeout) — check the host and port, and any firewall or proxy on the way`,
+      "timeout",
+      { cause: error },
+    );
+  }
+  if (code === "UND_ERR_BODY_TIMEOUT") {
+    return new TransportError(
+      `${what}: the answer stalled for ${seconds} (--timeout) — check the registry and the network, or raise --timeout`,
+      "timeout",
+      { cause: error },
+    );
+  }
+  let origin = "";
+  try {
+    origin = new URL(req.url).host;
+  } catch {}
+  if (
+    /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG/.test(code) ||
+    /wrong version number/i.test(error.message)
+  ) {
+    return new TransportError(
+      `https://${origin} answered plain HTTP, not TLS — use http://${origin} (add --insecure unless it is a loopback address)`,
+      "scheme",
+      { cause: error },
+    );
+  }
+  if (CERT_CODES.test(code)) {
+    return new TransportError(
+      `https://${origin}: its TLS certificate is not trusted (${oneLine(error.message)}) — pass --ca-file PEM with the CA that signed it, or --insecure to skip verification`,
+      "tls",
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/** Go's servers (distribution, Harbor, Zot) answer a plain-http request on a TLS port with this 400. */
+function speaksTls(url: string, body: Buffer): boolean {
+  return (
+    url.startsWith("http:") && /HTTP request to an HTTPS server/i.test(body.subarray(0, 512).toString("utf8"))
+  );
+}
+
+function hint(error: Error): string {
+  const code = errorCode(error);
+  if (code === "ECONNREFUSED") return " — check that the registry is running and the port is right";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return " — check the registry host name";
+  return "";
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** Certificate problems, bad URLs and the wrong scheme do not heal by retrying. */
 function isPermanent(error: Error): boolean {
-  const code =
-    (error as NodeJS.ErrnoException).code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
-  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_INVALID_URL|ENOTFOUND|EPROTO|EDIGEST/.test(code);
+  if (error instanceof TransportError) return error.kind !== "timeout";
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|ERR_INVALID_URL|ENOTFOUND|EPROTO|EDIGEST/.test(
+    errorCode(error),
+  );
 }
 
 /** Retry-After is either seconds or an HTTP date; returns milliseconds. */

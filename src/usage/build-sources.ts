@@ -84,7 +84,10 @@ function fromConfig(source: UsageSourceConfig, deps: SourceDeps): UsageSource[] 
 }
 
 function kubernetes(options: KubernetesSourceOptions): UsageSource {
-  return lazy(`kubernetes ${options.context ?? "(current context)"}`, options.optional ?? false, async () =>
+  const name = options.context
+    ? `kubernetes ${options.context}`
+    : `kubernetes (current context of ${options.kubeconfig ?? "the default kubeconfig"})`;
+  return lazy(name, options.optional ?? false, async () =>
     (await import("./kubernetes-source.js")).kubernetesSource(options),
   );
 }
@@ -95,7 +98,7 @@ function allContexts(base: Omit<KubernetesSourceOptions, "context"> & { optional
   return {
     name,
     optional: base.optional,
-    async load() {
+    async load(signal) {
       const { kubernetesSource, loadKubeConfig } = await import("./kubernetes-source.js");
       let contexts: string[];
       try {
@@ -106,7 +109,7 @@ function allContexts(base: Omit<KubernetesSourceOptions, "context"> & { optional
         throw new UsageSourceError(name, (error as Error).message, { cause: error });
       }
       const loaded = await Promise.all(
-        contexts.map((context) => kubernetesSource({ ...base, context }).load()),
+        contexts.map((context) => kubernetesSource({ ...base, context }).load(signal)),
       );
       return loaded.flat();
     },
@@ -118,14 +121,15 @@ function lazy(name: string, optional: boolean, make: () => Promise<UsageSource>)
   return {
     name,
     optional,
-    async load() {
+    async load(signal) {
       let source: UsageSource;
       try {
         source = await make();
       } catch (error) {
         throw new UsageSourceError(name, (error as Error).message, { cause: error });
       }
-      return source.load();
+      signal?.throwIfAborted();
+      return source.load(signal);
     },
   };
 }

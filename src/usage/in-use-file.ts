@@ -30,10 +30,13 @@ export function inUseFileSource(path: string, readStdin: () => Promise<string>):
   return {
     name: `in-use-file ${label}`,
     optional: false,
-    async load() {
+    async load(signal) {
       let text: string;
       try {
-        text = path === "-" ? await readStdin() : await readFile(expandHome(path), "utf8");
+        text =
+          path === "-"
+            ? await readStdin()
+            : await readFile(expandHome(path), { encoding: "utf8", ...(signal ? { signal } : {}) });
       } catch (error) {
         // An in-use list that cannot be read is a usage source that failed: fail closed (exit 3).
         throw new UsageSourceError(`in-use-file ${label}`, (error as Error).message, { cause: error });

@@ -1,0 +1,77 @@
+import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { tempDir } from "../integration/helpers.js";
+import { type KubeApiServer, startKubeApiServer } from "../servers/kube-api-server.js";
+
+const BIN = resolve(import.meta.dirname, "../../bin/regsweep.js");
+
+/**
+ * Runs the CLI and measures how long the process lives. A process still alive after `killAfterMs`
+ * is killed and reported as hung, so a regression fails the test instead of hanging the suite.
+ */
+function runTimed(
+  args: readonly string[],
+  env: Record<string, string>,
+  killAfterMs = 25_000,
+): Promise<{ code: number; stderr: string; elapsedMs: number; hung: boolean }> {
+  return new Promise((done, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    let hung = false;
+    const killer = setTimeout(() => {
+      hung = true;
+      child.kill("SIGKILL");
+    }, killAfterMs);
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(killer);
+      done({ code: code ?? -1, stderr, elapsedMs: performance.now() - started, hung });
+    });
+  });
+}
+
+describe("a usage source that never answers", () => {
+  const url = inject("registryUrl");
+  let hanging: KubeApiServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    hanging = await startKubeApiServer({}, { hang: true });
+    dir = await tempDir();
+  });
+  afterAll(async () => {
+    await hanging?.stop();
+  });
+
+  it("fails the run with exit 3 naming the source, and the process ends within seconds", async () => {
+    const kubeconfig = join(dir, "hung-kubeconfig");
+    await writeFile(kubeconfig, hanging.kubeconfig({ contextName: "stuck", plainHttp: true }));
+    const res = await runTimed(
+      [
+        "plan",
+        "--registry",
+        url,
+        "--kubeconfig",
+        kubeconfig,
+        "--no-cache",
+        "--audit-dir",
+        join(dir, "audits"),
+      ],
+      { REGSWEEP_SOURCE_TIMEOUT_SECONDS: "2" },
+    );
+    expect(hanging.requests.length).toBeGreaterThan(0);
+    expect(res.hung, `still alive after 25 s; stderr: ${res.stderr}`).toBe(false);
+    expect(res.code).toBe(3);
+    expect(res.stderr).toMatch(
+      /usage source kubernetes \(current context of .*hung-kubeconfig\) failed: no answer within 2 s/,
+    );
+    expect(res.elapsedMs).toBeLessThan(10_000);
+  });
+});

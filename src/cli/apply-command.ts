@@ -4,7 +4,7 @@ import { loadConfig } from "../config/load-config.js";
 import { type Plan, planSchema } from "../plan/plan-schema.js";
 import { parseDuration } from "../policy/duration.js";
 import { canonicalHost, UsageError } from "../registry/registry-url.js";
-import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
 import { applyPlan } from "./apply-flow.js";
 import { redactedConfiguration } from "./purge-command.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
@@ -79,6 +79,7 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
     );
   }
   const sources = buildUsageSources(config, adHoc, sourceDeps(config, readStdinOnce));
+  refuseSharedStdin(sources, flags.passwordStdin);
   const opened = await openRegistry(
     {
       ...flags,

@@ -15,7 +15,7 @@ import { AcrRegistry } from "../registry/acr.js";
 import { UsageError } from "../registry/registry-url.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
-import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
 import { applyPlan } from "./apply-flow.js";
@@ -126,9 +126,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
     sourceDeps(config, readStdinOnce),
   );
-  if (flags.passwordStdin && sources.some((s) => s.name === "in-use-file <stdin>")) {
-    throw new UsageError("--password-stdin and --in-use-file - cannot both read standard input");
-  }
+  refuseSharedStdin(sources, flags.passwordStdin);
   const ago = flags.ago ?? config.policy.ago;
   const keep = flags.keep ?? config.policy.keep;
   const filters = parseFilters(flags.filter ?? config.policy.filters);

@@ -4,7 +4,7 @@ import { scanRegistry } from "../inventory/scan.js";
 import type { Digest } from "../oci/digest.js";
 import { parseFilter, repositorySelected } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
-import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
 import type { Usage } from "../usage/usage.js";
@@ -70,6 +70,7 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
     sourceDeps(config, readStdinOnce),
   );
+  refuseSharedStdin(sources, flags.passwordStdin);
   const opened = await openRegistry(flags, readStdinOnce, config.azure);
   try {
     const usages = await loadUsages(sources);

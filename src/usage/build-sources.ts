@@ -1,4 +1,5 @@
 import type { Config, UsageSourceConfig } from "../config/config-schema.js";
+import { UsageError } from "../registry/registry-url.js";
 import type { AzureContext } from "./azure/azure-context.js";
 import { inUseFileSource } from "./in-use-file.js";
 import type { KubernetesSourceOptions } from "./kubernetes-source.js";
@@ -25,6 +26,19 @@ export function sourceDeps(config: Config, readStdin: () => Promise<string>): So
     azure: async () => (await import("./azure/azure-context.js")).azureContext(config.azure),
     readStdin,
   };
+}
+
+/**
+ * Standard input can be read once: with `--password-stdin` and an in-use list on `-`, whichever
+ * read first would take the other's text (a password parsed as references, or printed in an
+ * error). Called before anything reads standard input.
+ */
+export function refuseSharedStdin(sources: readonly UsageSource[], passwordStdin: boolean | undefined): void {
+  if (passwordStdin && sources.some((s) => s.readsStdin)) {
+    throw new UsageError(
+      "--password-stdin and --in-use-file - both read standard input: put the references in a file, or the password in REGSWEEP_PASSWORD",
+    );
+  }
 }
 
 /**

@@ -14,6 +14,8 @@ export interface UsageSource {
   readonly name: string;
   /** Optional sources may fail without stopping the run; required ones fail it closed. */
   readonly optional: boolean;
+  /** It reads standard input (`--in-use-file -`), which nothing else may read in the same run. */
+  readonly readsStdin?: boolean;
   /**
    * Reads the source. Aborting `signal` (the source's timeout, or the run being cancelled) must
    * cancel every request in flight, so that nothing is left keeping the process alive.

@@ -18,6 +18,7 @@ import { formatPlanText } from "../report/plan-text.js";
 import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
+import { setAsideNote } from "../usage/set-aside-note.js";
 import { applyPlan } from "./apply-flow.js";
 import {
   addRegistryOptions,
@@ -189,11 +190,8 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     if (flags.format === "json") process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
     else if (flags.format === "html") process.stdout.write(formatPlanHtml(plan));
     else process.stdout.write(formatPlanText(plan, now));
-    if (resolution.otherRegistries > 0) {
-      process.stderr.write(
-        `note: ${resolution.otherRegistries} in-use references name other registries and were set aside\n`,
-      );
-    }
+    const setAside = setAsideNote(resolution.setAside);
+    if (setAside) process.stderr.write(`${setAside}\n`);
 
     const configuration = { ...redactedConfiguration(flags, command), sources: sources.map((s) => s.name) };
     if (!flags.apply) {

@@ -77,3 +77,48 @@ describe("--password-stdin and an in-use list on standard input", () => {
     expect(res.stdout + res.stderr).not.toContain(PASSWORD);
   });
 });
+
+describe("in-use references that name other registries", () => {
+  const url = inject("registryUrl");
+  const p = uniqueRepo("other-registries");
+
+  it("plan and scan list each one with its file and line, and suggest --registry-alias", async () => {
+    const dir = await tempDir();
+    const inUse = join(dir, "in-use.txt");
+    await writeFile(
+      inUse,
+      `# mirrors\nmirror.example.com/${p}/app:1\n\nghcr.io/owner/tool@sha256:${"a".repeat(64)}\n`,
+    );
+    const expected = [
+      /note: 2 in-use references name other registries and were set aside \(if one of these hosts is this registry, pass --registry-alias HOST, e\.g\. --registry-alias mirror\.example\.com\):/,
+      new RegExp(`\n  mirror\\.example\\.com/${p}/app:1 \\(in-use-file .*in-use\\.txt:2\\)`),
+      /\n {2}ghcr\.io\/owner\/tool@sha256:a{64} \(in-use-file .*in-use\.txt:4\)/,
+    ];
+    const plan = await runCli([
+      "plan",
+      "--registry",
+      url,
+      "--filter",
+      `${p}/.*`,
+      "--in-use-file",
+      inUse,
+      "--no-cache",
+      "--audit-dir",
+      join(dir, "audits"),
+    ]);
+    expect(plan.code, plan.stderr).toBe(0);
+    for (const re of expected) expect(plan.stderr).toMatch(re);
+    const scan = await runCli([
+      "scan",
+      "--registry",
+      url,
+      "--filter",
+      `${p}/.*`,
+      "--in-use-file",
+      inUse,
+      "--no-cache",
+    ]);
+    expect(scan.code, scan.stderr).toBe(0);
+    for (const re of expected) expect(scan.stdout).toMatch(re);
+  });
+});

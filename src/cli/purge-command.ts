@@ -17,6 +17,7 @@ import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
+import { NO_USAGE_SOURCES_WARNING, refuseDeletionWithoutSources } from "../usage/no-usage-sources.js";
 import { resolveUsages } from "../usage/resolve.js";
 import { setAsideNote } from "../usage/set-aside-note.js";
 import { applyPlan } from "./apply-flow.js";
@@ -48,6 +49,8 @@ export interface PurgeFlags extends RegistryFlags {
   confirm?: "normal" | "strict";
   backup?: string;
   s3Endpoint?: string;
+  /** false with --no-usage-sources: deleting with no usage source was asked for by name. */
+  usageSources?: boolean;
 }
 
 /** The sources a plan was made with, recorded so that apply can read them again just before deleting. */
@@ -128,6 +131,11 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     sourceDeps(config, readStdinOnce),
   );
   refuseSharedStdin(sources, flags.passwordStdin);
+  if (sources.length === 0) {
+    if (flags.apply && flags.usageSources !== false)
+      refuseDeletionWithoutSources(command === "run" ? "run" : "purge --apply");
+    process.stderr.write(`WARNING: ${NO_USAGE_SOURCES_WARNING}\n`);
+  }
   const ago = flags.ago ?? config.policy.ago;
   const keep = flags.keep ?? config.policy.keep;
   const filters = parseFilters(flags.filter ?? config.policy.filters);
@@ -172,6 +180,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
         untagged: policy.untagged,
       },
     });
+    if (sources.length === 0) plan.warnings.unshift(NO_USAGE_SOURCES_WARNING);
     // An apply needs its plan on disk: the journal lives next to it, and --resume reads it.
     const planFile =
       flags.output ??

@@ -2,7 +2,9 @@ import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { stringify } from "yaml";
 import { tempDir } from "../integration/helpers.js";
+import { type ArmServer, startArmServer } from "../servers/arm/arm-server.js";
 import { type KubeApiServer, startKubeApiServer } from "../servers/kube-api-server.js";
 
 const BIN = resolve(import.meta.dirname, "../../bin/regsweep.js");
@@ -72,6 +74,46 @@ describe("a usage source that never answers", () => {
     expect(res.stderr).toMatch(
       /usage source kubernetes \(current context of .*hung-kubeconfig\) failed: no answer within 2 s/,
     );
+    expect(res.elapsedMs).toBeLessThan(10_000);
+  });
+});
+
+describe("an Azure usage source that never answers", () => {
+  const url = inject("registryUrl");
+  const SUB = "00000000-0000-0000-0000-00000000bbbb";
+  const TOKEN = "static-azure-token-for-hang-tests";
+  let arm: ArmServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    arm = await startArmServer(
+      { subscriptions: { [SUB]: {} } },
+      { token: TOKEN, hangOn: "Microsoft.Web/sites" },
+    );
+    dir = await tempDir();
+  });
+  afterAll(async () => {
+    await arm?.stop();
+  });
+
+  it("appservice: exit 3 naming the source, and the process ends within seconds", async () => {
+    const config = join(dir, "regsweep.yaml");
+    await writeFile(
+      config,
+      stringify({
+        registry: { url },
+        azure: { subscriptions: [SUB], resourceManagerEndpoint: arm.endpoint, caFile: arm.caCertPath },
+        usage: [{ type: "appservice" }],
+        audit: { dir: join(dir, "audits") },
+      }),
+    );
+    const res = await runTimed(["plan", "--config", config, "--no-cache"], {
+      REGSWEEP_SOURCE_TIMEOUT_SECONDS: "2",
+      REGSWEEP_AZURE_TOKEN: TOKEN,
+    });
+    expect(res.hung, `still alive after 25 s; stderr: ${res.stderr}`).toBe(false);
+    expect(res.code, res.stderr).toBe(3);
+    expect(res.stderr).toMatch(/usage source appservice failed: no answer within 2 s/);
     expect(res.elapsedMs).toBeLessThan(10_000);
   });
 });

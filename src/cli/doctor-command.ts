@@ -3,6 +3,7 @@ import { loadConfig } from "../config/load-config.js";
 import { defaultCacheDir } from "../registry/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
 import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
+import { loadUsages } from "../usage/load-usages.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 
@@ -88,7 +89,8 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
   for (const source of sources) {
     await check({
       name: `usage source ${source.name}${source.optional ? " (optional)" : ""}`,
-      run: async () => `${(await source.load()).length} image references`,
+      // Through loadUsages for its timeout, which cancels a hung source; optional or not, a check reports failure.
+      run: async () => `${(await loadUsages([{ ...source, optional: false }])).length} image references`,
     });
   }
   process.stderr.write(failed ? `${failed} check(s) failed.\n` : "All checks passed.\n");

@@ -17,24 +17,26 @@ function runTimed(
   args: readonly string[],
   env: Record<string, string>,
   killAfterMs = 25_000,
-): Promise<{ code: number; stderr: string; elapsedMs: number; hung: boolean }> {
+): Promise<{ code: number; stdout: string; stderr: string; elapsedMs: number; hung: boolean }> {
   return new Promise((done, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...env },
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
+    let stdout = "";
     let stderr = "";
     let hung = false;
     const killer = setTimeout(() => {
       hung = true;
       child.kill("SIGKILL");
     }, killAfterMs);
+    child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject);
     child.on("exit", (code) => {
       clearTimeout(killer);
-      done({ code: code ?? -1, stderr, elapsedMs: performance.now() - started, hung });
+      done({ code: code ?? -1, stdout, stderr, elapsedMs: performance.now() - started, hung });
     });
   });
 }
@@ -73,6 +75,20 @@ describe("a usage source that never answers", () => {
     expect(res.code).toBe(3);
     expect(res.stderr).toMatch(
       /usage source kubernetes \(current context of .*hung-kubeconfig\) failed: no answer within 2 s/,
+    );
+    expect(res.elapsedMs).toBeLessThan(10_000);
+  });
+
+  it("doctor reports the hung source as failed, and ends within seconds", async () => {
+    const kubeconfig = join(dir, "hung-kubeconfig-doctor");
+    await writeFile(kubeconfig, hanging.kubeconfig({ contextName: "stuck", plainHttp: true }));
+    const res = await runTimed(["doctor", "--registry", url, "--kubeconfig", kubeconfig, "--no-cache"], {
+      REGSWEEP_SOURCE_TIMEOUT_SECONDS: "2",
+    });
+    expect(res.hung, `still alive after 25 s; stderr: ${res.stderr}`).toBe(false);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(
+      /FAIL {2}usage source kubernetes .*hung-kubeconfig-doctor.*no answer within 2 s/,
     );
     expect(res.elapsedMs).toBeLessThan(10_000);
   });

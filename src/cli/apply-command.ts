@@ -4,7 +4,12 @@ import { loadConfig } from "../config/load-config.js";
 import { type Plan, planSchema } from "../plan/plan-schema.js";
 import { parseDuration } from "../policy/duration.js";
 import { canonicalHost, UsageError } from "../registry/registry-url.js";
-import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
+import {
+  NO_USAGE_SOURCES_WARNING,
+  planHadUsageSources,
+  refuseDeletionWithoutSources,
+} from "../usage/no-usage-sources.js";
 import { applyPlan } from "./apply-flow.js";
 import { redactedConfiguration } from "./purge-command.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
@@ -24,6 +29,8 @@ export interface ApplyFlags extends RegistryFlags {
   kubeconfig?: string;
   context?: string[];
   registryAlias?: string[];
+  /** false with --no-usage-sources. */
+  usageSources?: boolean;
 }
 
 export async function readPlan(path: string): Promise<Plan> {
@@ -85,6 +92,12 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
     );
   }
   const sources = buildUsageSources(config, adHoc, sourceDeps(config, readStdinOnce));
+  refuseSharedStdin(sources, flags.passwordStdin);
+  // --no-recheck skips reading the sources again; it is not a choice to have none at all.
+  if (sources.length === 0 && !planHadUsageSources(plan)) {
+    if (cliFlags.usageSources !== false) refuseDeletionWithoutSources(`plan ${planPath}`);
+    process.stderr.write(`WARNING: ${NO_USAGE_SOURCES_WARNING}\n`);
+  }
   const opened = await openRegistry(
     {
       ...flags,

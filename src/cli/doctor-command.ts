@@ -2,7 +2,8 @@ import { access, constants, mkdir } from "node:fs/promises";
 import { loadConfig } from "../config/load-config.js";
 import { defaultCacheDir } from "../registry/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
-import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
+import { loadUsages } from "../usage/load-usages.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 
@@ -51,6 +52,13 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
   if (!config) return 1;
   const cfg = config;
   const flags = { ...cliFlags, ...withConfig(cliFlags, cfg) };
+  const sources = buildUsageSources(
+    cfg,
+    { inUseFiles: cliFlags.inUseFile, kubeconfig: cliFlags.kubeconfig, contexts: cliFlags.context },
+    sourceDeps(cfg, readStdinOnce),
+  );
+  // Before the registry check, which would read the password from standard input.
+  refuseSharedStdin(sources, flags.passwordStdin);
   await check({
     name: "registry",
     run: async () => {
@@ -75,18 +83,14 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
       return `${dir} is writable`;
     },
   });
-  const sources = buildUsageSources(
-    cfg,
-    { inUseFiles: cliFlags.inUseFile, kubeconfig: cliFlags.kubeconfig, contexts: cliFlags.context },
-    sourceDeps(cfg, readStdinOnce),
-  );
   if (sources.length === 0) {
     process.stdout.write("note  usage: no usage source configured: nothing would be protected as in use\n");
   }
   for (const source of sources) {
     await check({
       name: `usage source ${source.name}${source.optional ? " (optional)" : ""}`,
-      run: async () => `${(await source.load()).length} image references`,
+      // Through loadUsages for its timeout, which cancels a hung source; optional or not, a check reports failure.
+      run: async () => `${(await loadUsages([{ ...source, optional: false }])).length} image references`,
     });
   }
   process.stderr.write(failed ? `${failed} check(s) failed.\n` : "All checks passed.\n");

@@ -14,6 +14,9 @@ import { type ReportFlags, runReport } from "./report-command.js";
 import { type RestoreFlags, runRestore } from "./restore-command.js";
 import { runScan, type ScanFlags } from "./scan-command.js";
 
+const NO_USAGE_SOURCES_HELP =
+  "delete even though no usage source protects anything (required to delete with none)";
+
 export const ExitCode = { ok: 0, failure: 1, usage: 2, usageSource: 3 } as const;
 
 function program(setCode: (code: number) => void): Command {
@@ -64,6 +67,7 @@ function program(setCode: (code: number) => void): Command {
   )
     .option("--dry-run", "only show the plan (the default)")
     .option("--apply", "delete what the plan lists")
+    .option("--no-usage-sources", NO_USAGE_SOURCES_HELP)
     .action(async (flags: PurgeFlags) => setCode(await runPurge(flags, "purge")));
 
   addApplyOptions(
@@ -73,7 +77,9 @@ function program(setCode: (code: number) => void): Command {
         .description("plan from the configuration and apply it: scheduled cleanups (--yes, --backup)"),
       false,
     ),
-  ).action(async (flags: PurgeFlags) => setCode(await runPurge({ ...flags, apply: true }, "run")));
+  )
+    .option("--no-usage-sources", NO_USAGE_SOURCES_HELP)
+    .action(async (flags: PurgeFlags) => setCode(await runPurge({ ...flags, apply: true }, "run")));
 
   addApplyOptions(
     addRegistryOptions(cli.command("apply").description("execute a reviewed plan").argument("<plan.json>")),
@@ -82,6 +88,7 @@ function program(setCode: (code: number) => void): Command {
     .option("--retry-failed", "with --resume: attempt again the items an earlier run failed")
     .option("--max-plan-age <duration>", "refuse plans older than this (0 = any age)", "24h")
     .option("--no-recheck", "do not read the usage sources again before deleting")
+    .option("--no-usage-sources", NO_USAGE_SOURCES_HELP)
     .option(
       "--in-use-file <file>",
       "re-check these in-use references (default: the plan's sources)",

@@ -15,10 +15,12 @@ import { AcrRegistry } from "../registry/acr.js";
 import { UsageError } from "../registry/registry-url.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
-import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
 import { inUseTagsByRepository } from "../usage/in-use-tags.js";
 import { loadUsages } from "../usage/load-usages.js";
+import { NO_USAGE_SOURCES_WARNING, refuseDeletionWithoutSources } from "../usage/no-usage-sources.js";
 import { resolveUsages } from "../usage/resolve.js";
+import { setAsideNote } from "../usage/set-aside-note.js";
 import { applyPlan } from "./apply-flow.js";
 import {
   addRegistryOptions,
@@ -48,6 +50,8 @@ export interface PurgeFlags extends RegistryFlags {
   confirm?: "normal" | "strict";
   backup?: string;
   s3Endpoint?: string;
+  /** false with --no-usage-sources: deleting with no usage source was asked for by name. */
+  usageSources?: boolean;
 }
 
 /** The sources a plan was made with, recorded so that apply can read them again just before deleting. */
@@ -127,8 +131,11 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
     sourceDeps(config, readStdinOnce),
   );
-  if (flags.passwordStdin && sources.some((s) => s.name === "in-use-file <stdin>")) {
-    throw new UsageError("--password-stdin and --in-use-file - cannot both read standard input");
+  refuseSharedStdin(sources, flags.passwordStdin);
+  if (sources.length === 0) {
+    if (flags.apply && flags.usageSources !== false)
+      refuseDeletionWithoutSources(command === "run" ? "run" : "purge --apply");
+    process.stderr.write(`WARNING: ${NO_USAGE_SOURCES_WARNING}\n`);
   }
   const ago = flags.ago ?? config.policy.ago;
   const keep = flags.keep ?? config.policy.keep;
@@ -174,6 +181,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
         untagged: policy.untagged,
       },
     });
+    if (sources.length === 0) plan.warnings.unshift(NO_USAGE_SOURCES_WARNING);
     // An apply needs its plan on disk: the journal lives next to it, and --resume reads it.
     const planFile =
       flags.output ??
@@ -192,11 +200,8 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     if (flags.format === "json") process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
     else if (flags.format === "html") process.stdout.write(formatPlanHtml(plan));
     else process.stdout.write(formatPlanText(plan, now));
-    if (resolution.otherRegistries > 0) {
-      process.stderr.write(
-        `note: ${resolution.otherRegistries} in-use references name other registries and were set aside\n`,
-      );
-    }
+    const setAside = setAsideNote(resolution.setAside);
+    if (setAside) process.stderr.write(`${setAside}\n`);
 
     const configuration = { ...redactedConfiguration(flags, command), sources: sources.map((s) => s.name) };
     if (!flags.apply) {

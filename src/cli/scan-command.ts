@@ -4,9 +4,10 @@ import { scanRegistry } from "../inventory/scan.js";
 import type { Digest } from "../oci/digest.js";
 import { parseFilter, repositorySelected } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
-import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
+import { setAsideNote } from "../usage/set-aside-note.js";
 import type { Usage } from "../usage/usage.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
@@ -70,6 +71,7 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
     sourceDeps(config, readStdinOnce),
   );
+  refuseSharedStdin(sources, flags.passwordStdin);
   const opened = await openRegistry(flags, readStdinOnce, config.azure);
   try {
     const usages = await loadUsages(sources);
@@ -115,6 +117,8 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
         for (const who of u.usedBy) lines.push(`      ${who}`);
       }
       for (const w of resolution.warnings) lines.push(`warning: ${w}`);
+      const setAside = setAsideNote(resolution.setAside);
+      if (setAside) lines.push(setAside);
     }
     const total = repositories.reduce((s, r) => s + r.manifests, 0);
     lines.push(`${total} manifests${requests !== undefined ? `, ${requests} requests` : ""}`);

@@ -1,5 +1,6 @@
 import type { DeleteEntry, KeepEntry, Plan } from "../plan/plan-schema.js";
 import { short } from "../policy/purge-policy.js";
+import { NO_USAGE_SOURCES_WARNING } from "../usage/no-usage-sources.js";
 import { formatBytes } from "./format-bytes.js";
 
 /** The human-readable plan: per repository what goes, what stays and why, and the totals. */
@@ -10,6 +11,9 @@ export function formatPlanText(plan: Plan, now: Date): string {
   lines.push(
     `filters: ${o.filters.join(" ") || "(none)"}   ago: ${o.ago ?? "any"}   keep: ${o.keep ?? 0}   untagged: ${o.untagged ? "yes" : "no"}`,
   );
+  // First, not among the warnings at the end: every DELETE below may be an image something runs.
+  if (plan.warnings.includes(NO_USAGE_SOURCES_WARNING))
+    lines.push("", `WARNING: ${NO_USAGE_SOURCES_WARNING}`);
   const repos = new Map<string, { del: DeleteEntry[]; keep: KeepEntry[] }>();
   const group = (name: string) => {
     const g = repos.get(name) ?? { del: [], keep: [] };
@@ -45,7 +49,8 @@ export function formatPlanText(plan: Plan, now: Date): string {
       for (const u of o.usedBy) lines.push(`      ${u}`);
     }
   }
-  for (const w of plan.warnings) lines.push(`warning: ${w}`);
+  for (const w of plan.warnings)
+    lines.push(w === NO_USAGE_SOURCES_WARNING ? `WARNING: ${w}` : `warning: ${w}`);
   return `${lines.join("\n")}\n`;
 }
 

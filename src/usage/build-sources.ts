@@ -1,4 +1,5 @@
 import type { Config, UsageSourceConfig } from "../config/config-schema.js";
+import { UsageError } from "../registry/registry-url.js";
 import type { AzureContext } from "./azure/azure-context.js";
 import { inUseFileSource } from "./in-use-file.js";
 import type { KubernetesSourceOptions } from "./kubernetes-source.js";
@@ -25,6 +26,19 @@ export function sourceDeps(config: Config, readStdin: () => Promise<string>): So
     azure: async () => (await import("./azure/azure-context.js")).azureContext(config.azure),
     readStdin,
   };
+}
+
+/**
+ * Standard input can be read once: with `--password-stdin` and an in-use list on `-`, whichever
+ * read first would take the other's text (a password parsed as references, or printed in an
+ * error). Called before anything reads standard input.
+ */
+export function refuseSharedStdin(sources: readonly UsageSource[], passwordStdin: boolean | undefined): void {
+  if (passwordStdin && sources.some((s) => s.readsStdin)) {
+    throw new UsageError(
+      "--password-stdin and --in-use-file - both read standard input: put the references in a file, or the password in REGSWEEP_PASSWORD",
+    );
+  }
 }
 
 /**
@@ -84,7 +98,10 @@ function fromConfig(source: UsageSourceConfig, deps: SourceDeps): UsageSource[] 
 }
 
 function kubernetes(options: KubernetesSourceOptions): UsageSource {
-  return lazy(`kubernetes ${options.context ?? "(current context)"}`, options.optional ?? false, async () =>
+  const name = options.context
+    ? `kubernetes ${options.context}`
+    : `kubernetes (current context of ${options.kubeconfig ?? "the default kubeconfig"})`;
+  return lazy(name, options.optional ?? false, async () =>
     (await import("./kubernetes-source.js")).kubernetesSource(options),
   );
 }
@@ -95,7 +112,7 @@ function allContexts(base: Omit<KubernetesSourceOptions, "context"> & { optional
   return {
     name,
     optional: base.optional,
-    async load() {
+    async load(signal) {
       const { kubernetesSource, loadKubeConfig } = await import("./kubernetes-source.js");
       let contexts: string[];
       try {
@@ -106,7 +123,7 @@ function allContexts(base: Omit<KubernetesSourceOptions, "context"> & { optional
         throw new UsageSourceError(name, (error as Error).message, { cause: error });
       }
       const loaded = await Promise.all(
-        contexts.map((context) => kubernetesSource({ ...base, context }).load()),
+        contexts.map((context) => kubernetesSource({ ...base, context }).load(signal)),
       );
       return loaded.flat();
     },
@@ -118,14 +135,15 @@ function lazy(name: string, optional: boolean, make: () => Promise<UsageSource>)
   return {
     name,
     optional,
-    async load() {
+    async load(signal) {
       let source: UsageSource;
       try {
         source = await make();
       } catch (error) {
         throw new UsageSourceError(name, (error as Error).message, { cause: error });
       }
-      return source.load();
+      signal?.throwIfAborted();
+      return source.load(signal);
     },
   };
 }

@@ -1,4 +1,14 @@
-import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import {
+  ApiException,
+  AppsV1Api,
+  BatchV1Api,
+  type ConfigurationOptions,
+  CoreV1Api,
+  KubeConfig,
+  Observable,
+  type RequestContext,
+  type ResponseContext,
+} from "@kubernetes/client-node";
 import { expandHome } from "../config/expand-home.js";
 import { type FoundImage, usagesOf } from "./found-image.js";
 import { imagesOf, type KubeObject, type WorkloadKind } from "./kubernetes-images.js";
@@ -22,7 +32,28 @@ interface Page {
   readonly items: readonly unknown[];
   readonly metadata?: { readonly _continue?: string };
 }
-type Lister = (params: { limit: number; _continue?: string; namespace?: string }) => Promise<Page>;
+type ListParams = { limit: number; _continue?: string; namespace?: string };
+type Lister = (params: ListParams, options?: ConfigurationOptions) => Promise<Page>;
+
+/**
+ * Per-call options that hand the source's signal to the client's fetch: an aborted signal cancels
+ * the undici request and closes its socket, so a hung API server cannot keep the process alive.
+ */
+function withSignal(signal: AbortSignal | undefined): ConfigurationOptions | undefined {
+  if (!signal) return undefined;
+  return {
+    middleware: [
+      {
+        pre: (context: RequestContext) => {
+          context.setSignal(signal);
+          return new Observable(Promise.resolve(context));
+        },
+        post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: "append",
+  };
+}
 
 /** Loads a kubeconfig as the official client does; a missing file or context is the source failing. */
 export function loadKubeConfig(options: KubernetesSourceOptions): KubeConfig {
@@ -51,7 +82,7 @@ export function kubernetesSource(options: KubernetesSourceOptions): UsageSource 
   return {
     name,
     optional: options.optional ?? false,
-    async load() {
+    async load(signal?: AbortSignal) {
       let kc: KubeConfig;
       try {
         kc = loadKubeConfig(options);
@@ -63,43 +94,52 @@ export function kubernetesSource(options: KubernetesSourceOptions): UsageSource 
       const apps = kc.makeApiClient(AppsV1Api);
       const batch = kc.makeApiClient(BatchV1Api);
       const kinds: [WorkloadKind, Lister, Lister][] = [
-        ["pod", (p) => core.listPodForAllNamespaces(p), (p) => core.listNamespacedPod(p as never)],
+        [
+          "pod",
+          (p, o) => core.listPodForAllNamespaces(p, o),
+          (p, o) => core.listNamespacedPod(p as never, o),
+        ],
         [
           "replicationcontroller",
-          (p) => core.listReplicationControllerForAllNamespaces(p),
-          (p) => core.listNamespacedReplicationController(p as never),
+          (p, o) => core.listReplicationControllerForAllNamespaces(p, o),
+          (p, o) => core.listNamespacedReplicationController(p as never, o),
         ],
         [
           "deployment",
-          (p) => apps.listDeploymentForAllNamespaces(p),
-          (p) => apps.listNamespacedDeployment(p as never),
+          (p, o) => apps.listDeploymentForAllNamespaces(p, o),
+          (p, o) => apps.listNamespacedDeployment(p as never, o),
         ],
         [
           "replicaset",
-          (p) => apps.listReplicaSetForAllNamespaces(p),
-          (p) => apps.listNamespacedReplicaSet(p as never),
+          (p, o) => apps.listReplicaSetForAllNamespaces(p, o),
+          (p, o) => apps.listNamespacedReplicaSet(p as never, o),
         ],
         [
           "statefulset",
-          (p) => apps.listStatefulSetForAllNamespaces(p),
-          (p) => apps.listNamespacedStatefulSet(p as never),
+          (p, o) => apps.listStatefulSetForAllNamespaces(p, o),
+          (p, o) => apps.listNamespacedStatefulSet(p as never, o),
         ],
         [
           "daemonset",
-          (p) => apps.listDaemonSetForAllNamespaces(p),
-          (p) => apps.listNamespacedDaemonSet(p as never),
+          (p, o) => apps.listDaemonSetForAllNamespaces(p, o),
+          (p, o) => apps.listNamespacedDaemonSet(p as never, o),
         ],
-        ["job", (p) => batch.listJobForAllNamespaces(p), (p) => batch.listNamespacedJob(p as never)],
+        [
+          "job",
+          (p, o) => batch.listJobForAllNamespaces(p, o),
+          (p, o) => batch.listNamespacedJob(p as never, o),
+        ],
         [
           "cronjob",
-          (p) => batch.listCronJobForAllNamespaces(p),
-          (p) => batch.listNamespacedCronJob(p as never),
+          (p, o) => batch.listCronJobForAllNamespaces(p, o),
+          (p, o) => batch.listNamespacedCronJob(p as never, o),
         ],
       ];
       const include = options.namespaces?.include;
       const exclude = new Set(options.namespaces?.exclude ?? []);
       const pageSize = options.pageSize ?? 500;
       const found: FoundImage[] = [];
+      const callOptions = withSignal(signal);
       try {
         await Promise.all(
           kinds.map(async ([kind, listAll, listNamespaced]) => {
@@ -109,11 +149,15 @@ export function kubernetesSource(options: KubernetesSourceOptions): UsageSource 
             for (const { ns, list } of scopes) {
               let next: string | undefined;
               do {
-                const page = await list({
-                  limit: pageSize,
-                  ...(next ? { _continue: next } : {}),
-                  ...(ns ? { namespace: ns } : {}),
-                });
+                signal?.throwIfAborted();
+                const page = await list(
+                  {
+                    limit: pageSize,
+                    ...(next ? { _continue: next } : {}),
+                    ...(ns ? { namespace: ns } : {}),
+                  },
+                  callOptions,
+                );
                 for (const item of page.items as KubeObject[]) {
                   if (exclude.has(item.metadata?.namespace ?? "")) continue;
                   found.push(...imagesOf(kind, item));

@@ -1,16 +1,32 @@
 import { UsageError } from "../registry/registry-url.js";
 import { type Usage, type UsageSource, UsageSourceError } from "./usage.js";
 
+export interface LoadUsagesOptions {
+  /** Where an optional source's failure is reported; default stderr. */
+  readonly warn?: (message: string) => void;
+  /** Per source; default REGSWEEP_SOURCE_TIMEOUT_SECONDS (300 s). */
+  readonly timeoutMs?: number;
+  /** The run's signal: aborting it aborts every source still loading. */
+  readonly signal?: AbortSignal;
+}
+
+/** The per-source timeout the environment asks for, in milliseconds. */
+export function sourceTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  const seconds = Number(env.REGSWEEP_SOURCE_TIMEOUT_SECONDS ?? 300);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 300_000;
+}
+
 /**
  * Loads every source. A required source that fails makes the whole run fail closed (exit 3);
  * an optional one is reported and skipped. Usage errors (a bad file, a bad line) stay exit 2.
  */
 export async function loadUsages(
   sources: readonly UsageSource[],
-  warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
-  timeoutMs = Number(process.env.REGSWEEP_SOURCE_TIMEOUT_SECONDS ?? 300) * 1000,
+  options: LoadUsagesOptions = {},
 ): Promise<Usage[]> {
-  const loaded = await Promise.allSettled(sources.map((s) => withTimeout(s, timeoutMs)));
+  const warn = options.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const timeoutMs = options.timeoutMs ?? sourceTimeoutMs();
+  const loaded = await Promise.allSettled(sources.map((s) => withTimeout(s, timeoutMs, options.signal)));
   const usages: Usage[] = [];
   loaded.forEach((result, i) => {
     const source = sources[i] as UsageSource;
@@ -29,25 +45,43 @@ export async function loadUsages(
   return usages;
 }
 
-/** A source that never answers (a hung API server) must fail the run, not hang it. */
-async function withTimeout(source: UsageSource, timeoutMs: number): Promise<readonly Usage[]> {
+/**
+ * A source that never answers (a hung API server) must fail the run, not hang it: the source gets
+ * its own signal, aborted on its timeout or with the run, so its requests are really cancelled
+ * and their sockets closed; racing a timer alone would leave them holding the process open.
+ */
+async function withTimeout(
+  source: UsageSource,
+  timeoutMs: number,
+  runSignal: AbortSignal | undefined,
+): Promise<readonly Usage[]> {
+  const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
+  let onRunAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    const fail = (error: Error) => {
+      reject(error);
+      controller.abort(error);
+    };
     timer = setTimeout(
       () =>
-        reject(
+        fail(
           new UsageSourceError(
             source.name,
-            `no answer within ${timeoutMs / 1000} s (REGSWEEP_SOURCE_TIMEOUT_SECONDS)`,
+            `no answer within ${timeoutMs / 1000} s (REGSWEEP_SOURCE_TIMEOUT_SECONDS): check that it is reachable, or raise the timeout`,
           ),
         ),
       timeoutMs,
     );
     timer.unref();
+    onRunAbort = () => fail(new UsageSourceError(source.name, "the run was cancelled"));
+    if (runSignal?.aborted) onRunAbort();
+    else runSignal?.addEventListener("abort", onRunAbort, { once: true });
   });
   try {
-    return await Promise.race([source.load(), timeout]);
+    return await Promise.race([source.load(controller.signal), stopped]);
   } finally {
     clearTimeout(timer);
+    if (onRunAbort) runSignal?.removeEventListener("abort", onRunAbort);
   }
 }

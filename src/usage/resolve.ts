@@ -13,6 +13,8 @@ export interface Resolution {
   readonly warnings: readonly string[];
   /** How many references named other registries and were set aside. */
   readonly otherRegistries: number;
+  /** Those references, in the order found, with who uses them. */
+  readonly setAside: readonly Usage[];
   /** Repositories of this registry that at least one reference names. */
   readonly usedRepositories: ReadonlySet<string>;
 }
@@ -31,7 +33,7 @@ export function resolveUsages(
   const byRepository = new Map(inventory.repositories.map((r) => [r.name, r]));
   const inUse = new Map<string, Map<Digest, Usage[]>>();
   const warnings: string[] = [];
-  let otherRegistries = 0;
+  const setAside: Usage[] = [];
   const usedRepositories = new Set<string>();
   const add = (repository: string, digest: Digest, usage: Usage) => {
     const repo = inUse.get(repository) ?? new Map<Digest, Usage[]>();
@@ -41,7 +43,7 @@ export function resolveUsages(
   for (const usage of usages) {
     const ref = usage.reference;
     if (!hosts.has(canonicalHost(ref.host))) {
-      otherRegistries++;
+      setAside.push(usage);
       continue;
     }
     usedRepositories.add(ref.repository);
@@ -58,5 +60,5 @@ export function resolveUsages(
         `${formatReference(ref)} (${usage.source}) names a tag the registry does not have: that workload cannot pull it`,
       );
   }
-  return { inUse, warnings, otherRegistries, usedRepositories };
+  return { inUse, warnings, otherRegistries: setAside.length, setAside, usedRepositories };
 }

@@ -14,7 +14,13 @@ export interface UsageSource {
   readonly name: string;
   /** Optional sources may fail without stopping the run; required ones fail it closed. */
   readonly optional: boolean;
-  load(): Promise<readonly Usage[]>;
+  /** It reads standard input (`--in-use-file -`), which nothing else may read in the same run. */
+  readonly readsStdin?: boolean;
+  /**
+   * Reads the source. Aborting `signal` (the source's timeout, or the run being cancelled) must
+   * cancel every request in flight, so that nothing is left keeping the process alive.
+   */
+  load(signal?: AbortSignal): Promise<readonly Usage[]>;
 }
 
 /** A required usage source could not be read: nothing may be deleted (exit 3). */

@@ -173,7 +173,10 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
     expect(plan.warnings.join(" ")).not.toMatch(/cannot list untagged/);
 
     // apply reaches the registry as the plan did (ACR API, Entra sign-in) without being told again.
-    const applied = await runCli(["apply", planFile, "--yes", "--audit-dir", join(dir, "audits")], { env });
+    const applied = await runCli(
+      ["apply", planFile, "--yes", "--no-usage-sources", "--audit-dir", join(dir, "audits")],
+      { env },
+    );
     expect(applied.code, applied.stderr).toBe(0);
     const { registry: client } = connect(
       registry.url,

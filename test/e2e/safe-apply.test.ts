@@ -93,6 +93,7 @@ describe("deleting safely", () => {
       `${s.p}:.*`,
       "--apply",
       "--yes",
+      "--no-usage-sources",
       "--no-cache",
       "--audit-dir",
       s.audits,
@@ -106,13 +107,15 @@ describe("deleting safely", () => {
   it("refuses a second apply without --resume, and plans older than --max-plan-age", async () => {
     const s = await seed(1);
     const plan = await makePlan(s);
-    expect((await runCli(["apply", s.planFile, "--yes", "--audit-dir", s.audits])).code).toBe(0);
-    const again = await runCli(["apply", s.planFile, "--yes", "--audit-dir", s.audits]);
+    expect(
+      (await runCli(["apply", s.planFile, "--yes", "--no-usage-sources", "--audit-dir", s.audits])).code,
+    ).toBe(0);
+    const again = await runCli(["apply", s.planFile, "--yes", "--no-usage-sources", "--audit-dir", s.audits]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/--resume/);
     const old = join(s.dir, "old.json");
     await writeFile(old, JSON.stringify({ ...plan, createdAt: ago(2).toISOString() }));
-    const stale = await runCli(["apply", old, "--yes", "--audit-dir", s.audits]);
+    const stale = await runCli(["apply", old, "--yes", "--no-usage-sources", "--audit-dir", s.audits]);
     expect(stale.code).toBe(2);
     expect(stale.stderr).toMatch(/hours old.*--max-plan-age/);
   });
@@ -123,7 +126,19 @@ describe("deleting safely", () => {
     // One request a second (HEADs included) keeps the apply slow enough to be killed mid-way.
     const child = spawn(
       process.execPath,
-      [BIN, "apply", s.planFile, "--yes", "--rps", "4", "--concurrency", "1", "--audit-dir", s.audits],
+      [
+        BIN,
+        "apply",
+        s.planFile,
+        "--yes",
+        "--no-usage-sources",
+        "--rps",
+        "4",
+        "--concurrency",
+        "1",
+        "--audit-dir",
+        s.audits,
+      ],
       {
         stdio: "ignore",
       },
@@ -149,7 +164,15 @@ describe("deleting safely", () => {
     const before = readJournal(journalPath);
     expect(before.at(-1)?.step).not.toBe("end");
 
-    const resumed = await runCli(["apply", s.planFile, "--yes", "--resume", "--audit-dir", s.audits]);
+    const resumed = await runCli([
+      "apply",
+      s.planFile,
+      "--yes",
+      "--resume",
+      "--no-usage-sources",
+      "--audit-dir",
+      s.audits,
+    ]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/finished by an earlier run/);
     for (const image of s.images) expect(await registry.headManifest(s.p, image.digest)).toBeUndefined();
@@ -172,7 +195,19 @@ describe("deleting safely", () => {
     const journalPath = `${s.planFile}.journal`;
     const child = spawn(
       process.execPath,
-      [BIN, "apply", s.planFile, "--yes", "--rps", "4", "--concurrency", "1", "--audit-dir", s.audits],
+      [
+        BIN,
+        "apply",
+        s.planFile,
+        "--yes",
+        "--no-usage-sources",
+        "--rps",
+        "4",
+        "--concurrency",
+        "1",
+        "--audit-dir",
+        s.audits,
+      ],
       {
         stdio: ["ignore", "ignore", "pipe"],
       },
@@ -193,7 +228,15 @@ describe("deleting safely", () => {
     const journal = readJournal(journalPath);
     expect(journal.at(-1)?.step).toBe("interrupted");
     expect(readFileSync(journalPath, "utf8").endsWith("\n")).toBe(true);
-    const resumed = await runCli(["apply", s.planFile, "--yes", "--resume", "--audit-dir", s.audits]);
+    const resumed = await runCli([
+      "apply",
+      s.planFile,
+      "--yes",
+      "--resume",
+      "--no-usage-sources",
+      "--audit-dir",
+      s.audits,
+    ]);
     expect(resumed.code).toBe(0);
     for (const image of s.images) expect(await registry.headManifest(s.p, image.digest)).toBeUndefined();
   });

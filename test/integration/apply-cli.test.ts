@@ -55,6 +55,7 @@ describe("plan, then apply the reviewed plan", () => {
       "apply",
       planFile,
       "--yes",
+      "--no-usage-sources",
       "--insecure",
       "--audit-dir",
       join(dir, "audits"),
@@ -104,6 +105,7 @@ describe("plan, then apply the reviewed plan", () => {
       "--registry",
       "http://127.0.0.2:1",
       "--yes",
+      "--no-usage-sources",
       "--audit-dir",
       join(dir, "a"),
     ]);

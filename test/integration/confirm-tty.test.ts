@@ -37,6 +37,7 @@ describe("interactive confirmation", () => {
       "--filter",
       `${p}:.*`,
       "--apply",
+      "--no-usage-sources",
       "--no-cache",
       "--audit-dir",
       join(dir, "a"),

@@ -362,6 +362,7 @@ describe("exit codes and refusals", () => {
         "app:.*",
         "--apply",
         "--yes",
+        "--no-usage-sources",
         "--no-cache",
         "--audit-dir",
         join(await tempDir(), "a"),

@@ -167,6 +167,7 @@ describe("registries with the referrers API", () => {
         "1",
         "--apply",
         "--yes",
+        "--no-usage-sources",
         "--no-cache",
         "--audit-dir",
         join(dir, "a"),

@@ -95,6 +95,11 @@ export interface KubeApiServerOptions {
    * Discovery, /version and single-object GETs still answer.
    */
   failWith?: number | Partial<Record<ResourceName, number>>;
+  /**
+   * Accept every request and never answer it (logged, then held open until stop()): an API server
+   * behind a stuck load balancer, for timeout and cancellation tests.
+   */
+  hang?: boolean;
 }
 
 export interface LoggedRequest {
@@ -281,6 +286,7 @@ export async function startKubeApiServer(
     const url = new URL(req.url ?? "/", "http://kube.invalid");
     const method = req.method ?? "GET";
     requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams) });
+    if (opts.hang) return;
 
     let reply: Reply;
     if (req.headers.authorization !== `Bearer ${token}`) reply = { status: 401, body: UNAUTHORIZED };

@@ -80,4 +80,23 @@ describe("parseInUseList reads one image reference per line", () => {
   it("never silently skips a bad line: a bad digest is an error too", () => {
     expect(() => parseInUseList("registry.example.com/a@sha256:1234\n", "f")).toThrow(/f line 1\b/);
   });
+  it("never echoes a rejected standard-input line: it may be a password sent to the wrong option", () => {
+    const attempt = () => parseInUseList("S3cret-Pass!\n", "<stdin>");
+    expect(attempt).toThrow(UsageError);
+    expect(attempt).toThrow("<stdin> line 1: not an image reference (12 characters, not shown)");
+    expect(attempt).not.toThrow(/S3cret|Pass/);
+  });
+
+  it("shows at most the first 40 characters of a rejected file line", () => {
+    const line = `registry.example.com/${"x".repeat(40)}:bad tag ${"y".repeat(200)}`;
+    let message = "";
+    try {
+      parseInUseList(`${line}\n`, "in-use.txt");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^in-use\.txt line 1: not an image reference: "registry\.example\.com\/x{18}…"/);
+    expect(message).not.toMatch(/y{10}/);
+    expect(message.length).toBeLessThan(200);
+  });
 });

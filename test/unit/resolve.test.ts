@@ -83,6 +83,16 @@ describe("resolveUsages ties in-use references to digests at plan time", () => {
     expect(r.warnings).toEqual([]);
   });
 
+  it("lists each set-aside reference with who uses it, so a missing alias can be spotted", () => {
+    const r = resolveUsages(inv, [
+      usage(`${REGISTRY}/team/api:v1`, "k8s prod/api"),
+      usage("mirror.example.com/team/api:v2", "in-use-file in-use.txt:2"),
+    ]);
+    expect(r.setAside.map((u) => [u.raw, u.source])).toEqual([
+      ["mirror.example.com/team/api:v2", "in-use-file in-use.txt:2"],
+    ]);
+  });
+
   it("never matches hosts by substring: notmyacr.azurecr.io is not myacr.azurecr.io", () => {
     const acr: Inventory = { ...inv, registry: "myacr.azurecr.io" };
     const r = resolveUsages(acr, [

@@ -131,12 +131,62 @@ describe("loading usage sources", () => {
   it("a source that never answers fails closed after the timeout; an optional one is only a warning", async () => {
     const { loadUsages } = await import("../../src/usage/load-usages.js");
     const hung = { name: "kubernetes hung", optional: false, load: () => new Promise<never>(() => {}) };
-    await expect(loadUsages([hung], () => {}, 20)).rejects.toThrow(
+    await expect(loadUsages([hung], { warn: () => {}, timeoutMs: 20 })).rejects.toThrow(
       /kubernetes hung.*no answer within 0.02 s/,
     );
     const warnings: string[] = [];
-    await expect(loadUsages([{ ...hung, optional: true }], (w) => warnings.push(w), 20)).resolves.toEqual([]);
+    await expect(
+      loadUsages([{ ...hung, optional: true }], { warn: (w) => warnings.push(w), timeoutMs: 20 }),
+    ).resolves.toEqual([]);
     expect(warnings[0]).toMatch(/optional usage source kubernetes hung failed/);
+  });
+
+  /** A source that runs until its signal aborts, and records that it was aborted. */
+  const cancellable = (name: string) => {
+    const seen: { signal?: AbortSignal; aborted: boolean } = { aborted: false };
+    const source = {
+      name,
+      optional: false,
+      load: (signal?: AbortSignal) =>
+        new Promise<never>((_, reject) => {
+          seen.signal = signal;
+          signal?.addEventListener("abort", () => {
+            seen.aborted = true;
+            reject(signal.reason);
+          });
+        }),
+    };
+    return { source, seen };
+  };
+
+  it("a timed-out source has its own signal aborted, so its requests stop; the others are not", async () => {
+    const { loadUsages } = await import("../../src/usage/load-usages.js");
+    const hung = cancellable("kubernetes hung");
+    const quick = {
+      name: "in-use-file quick",
+      optional: false,
+      signal: undefined as AbortSignal | undefined,
+      async load(signal?: AbortSignal) {
+        this.signal = signal;
+        return [];
+      },
+    };
+    await expect(loadUsages([quick, hung.source], { timeoutMs: 20 })).rejects.toThrow(/kubernetes hung/);
+    expect(hung.seen.aborted).toBe(true);
+    expect(quick.signal).toBeInstanceOf(AbortSignal);
+    expect(quick.signal).not.toBe(hung.seen.signal);
+    expect(quick.signal?.aborted).toBe(false);
+  });
+
+  it("aborting the run's signal aborts every source still loading and fails the run", async () => {
+    const { loadUsages } = await import("../../src/usage/load-usages.js");
+    const a = cancellable("kubernetes a");
+    const b = cancellable("aks");
+    const run = new AbortController();
+    const loading = loadUsages([a.source, b.source], { signal: run.signal, timeoutMs: 60_000 });
+    run.abort();
+    await expect(loading).rejects.toThrow(/usage source kubernetes a failed: the run was cancelled/);
+    expect(a.seen.aborted && b.seen.aborted).toBe(true);
   });
 });
 

@@ -33,8 +33,8 @@ export function aksSource(context: AzureContext, scope: AksScope): UsageSource {
   return {
     name: "aks",
     optional: scope.optional ?? false,
-    async load() {
-      const clusters = await discover(context, scope);
+    async load(signal) {
+      const clusters = await discover(context, scope, signal);
       const perCluster = await Promise.all(
         clusters.map(async (cluster): Promise<Usage[]> => {
           const label = `aks ${cluster.alias}`;
@@ -48,11 +48,11 @@ export function aksSource(context: AzureContext, scope: AksScope): UsageSource {
             const creds = await client.managedClusters.listClusterUserCredentials(
               cluster.resourceGroup,
               cluster.name,
-              { format: "exec" },
+              { format: "exec", abortSignal: signal },
             );
             const value = creds.kubeconfigs?.[0]?.value;
             if (!value) throw new Error("the credentials response holds no kubeconfig");
-            kubeconfigText = await withEntraToken(Buffer.from(value).toString("utf8"), context);
+            kubeconfigText = await withEntraToken(Buffer.from(value).toString("utf8"), context, signal);
           } catch (error) {
             throw new UsageSourceError(
               `${label} (${cluster.subscriptionId}/${cluster.resourceGroup}/${cluster.name})`,
@@ -65,7 +65,7 @@ export function aksSource(context: AzureContext, scope: AksScope): UsageSource {
             label: cluster.alias,
             ...(scope.namespaces ? { namespaces: scope.namespaces } : {}),
           })
-            .load()
+            .load(signal)
             .then((usages) =>
               usages.map((u) => ({ ...u, source: u.source.replace(/^kubernetes /, "aks ") })),
             );
@@ -76,7 +76,11 @@ export function aksSource(context: AzureContext, scope: AksScope): UsageSource {
   };
 }
 
-async function discover(context: AzureContext, scope: AksScope): Promise<ClusterRef[]> {
+async function discover(
+  context: AzureContext,
+  scope: AksScope,
+  abortSignal: AbortSignal | undefined,
+): Promise<ClusterRef[]> {
   if (scope.clusters && Object.keys(scope.clusters).length > 0) {
     return Object.entries(scope.clusters).map(([alias, c]) => ({ alias, ...c }));
   }
@@ -90,7 +94,7 @@ async function discover(context: AzureContext, scope: AksScope): Promise<Cluster
     subscriptions.map(async (subscriptionId) => {
       try {
         const client = new ContainerServiceClient(context.credential, subscriptionId, context.clientOptions);
-        return (await all(client.managedClusters.list())).map((c) => ({
+        return (await all(client.managedClusters.list({ abortSignal }))).map((c) => ({
           alias: c.name ?? "?",
           name: c.name ?? "",
           subscriptionId,
@@ -107,11 +111,15 @@ async function discover(context: AzureContext, scope: AksScope): Promise<Cluster
 }
 
 /** Replaces exec users (kubelogin) with a bearer token for the AKS server application. */
-async function withEntraToken(kubeconfig: string, context: AzureContext): Promise<string> {
+async function withEntraToken(
+  kubeconfig: string,
+  context: AzureContext,
+  abortSignal: AbortSignal | undefined,
+): Promise<string> {
   const doc = parse(kubeconfig) as { users?: { name?: string; user?: Record<string, unknown> }[] };
   const execUsers = (doc.users ?? []).filter((u) => u.user && "exec" in u.user);
   if (execUsers.length === 0) return kubeconfig;
-  const token = await context.credential.getToken(AKS_SERVER_APP_SCOPE);
+  const token = await context.credential.getToken(AKS_SERVER_APP_SCOPE, { abortSignal });
   if (!token) throw new Error(`no token for ${AKS_SERVER_APP_SCOPE}`);
   for (const u of execUsers) u.user = { token: token.token };
   return stringify(doc);

@@ -12,14 +12,15 @@ import { imageOfCustomImageSetting, imagesOfFxVersion } from "./fx-version.js";
  * legacy `DOCKER_CUSTOM_IMAGE_NAME` app setting.
  */
 export function appServiceSource(context: AzureContext, scope: AzureScope): UsageSource {
-  return azureSource("appservice", context, scope, async (subscriptionId) => {
+  return azureSource("appservice", context, scope, async (subscriptionId, abortSignal) => {
     const client = new WebSiteManagementClient(context.credential, subscriptionId, context.clientOptions);
+    const op = { abortSignal };
     const sites = (
       await Promise.all(
         inResourceGroups(
           scope,
-          (rg) => client.webApps.listByResourceGroup(rg),
-          () => client.webApps.list(),
+          (rg) => client.webApps.listByResourceGroup(rg, op),
+          () => client.webApps.list(op),
         ).map(all),
       )
     ).flat();
@@ -27,11 +28,12 @@ export function appServiceSource(context: AzureContext, scope: AzureScope): Usag
       sites.map(async (site) => {
         const rg = site.resourceGroup ?? resourceGroupOf(site.id);
         const name = site.name ?? "";
-        const production = readTarget(client, rg, name, undefined, `${rg}/${name}`, site.kind);
-        const slots = (await all(client.webApps.listSlots(rg, name))).map((slot) => {
+        const production = readTarget(client, op, rg, name, undefined, `${rg}/${name}`, site.kind);
+        const slots = (await all(client.webApps.listSlots(rg, name, op))).map((slot) => {
           const slotName = (slot.name ?? "").split("/").at(-1) ?? "";
           return readTarget(
             client,
+            op,
             rg,
             name,
             slotName,
@@ -48,6 +50,7 @@ export function appServiceSource(context: AzureContext, scope: AzureScope): Usag
 
 async function readTarget(
   client: WebSiteManagementClient,
+  op: { abortSignal: AbortSignal | undefined },
   rg: string,
   name: string,
   slot: string | undefined,
@@ -55,7 +58,9 @@ async function readTarget(
   kind: string | undefined,
 ): Promise<FoundImage[]> {
   const apps = client.webApps;
-  const config = await (slot ? apps.getConfigurationSlot(rg, name, slot) : apps.getConfiguration(rg, name));
+  const config = await (slot
+    ? apps.getConfigurationSlot(rg, name, slot, op)
+    : apps.getConfiguration(rg, name, op));
   const found: FoundImage[] = [];
   for (const [field, value] of [
     ["linuxFxVersion", config.linuxFxVersion],
@@ -66,7 +71,7 @@ async function readTarget(
       for (const image of fx.images) found.push({ image, where: `${where} ${field}` });
     if (fx.kind === "sitecontainers") {
       const containers = await all(
-        slot ? apps.listSiteContainersSlot(rg, name, slot) : apps.listSiteContainers(rg, name),
+        slot ? apps.listSiteContainersSlot(rg, name, slot, op) : apps.listSiteContainers(rg, name, op),
       );
       for (const c of containers) {
         if (c.image)
@@ -82,8 +87,8 @@ async function readTarget(
   // nothing; a refusal there fails the source, as any unreadable usage must.
   if (!config.linuxFxVersion && !config.windowsFxVersion && /container/i.test(kind ?? "")) {
     const settings = await (slot
-      ? apps.listApplicationSettingsSlot(rg, name, slot)
-      : apps.listApplicationSettings(rg, name));
+      ? apps.listApplicationSettingsSlot(rg, name, slot, op)
+      : apps.listApplicationSettings(rg, name, op));
     const legacy = imageOfCustomImageSetting(settings.properties?.DOCKER_CUSTOM_IMAGE_NAME);
     if (legacy) found.push({ image: legacy, where: `${where} DOCKER_CUSTOM_IMAGE_NAME` });
   }

@@ -18,12 +18,13 @@ export function azureSource(
   kind: string,
   context: AzureContext,
   scope: AzureScope,
-  readSubscription: (subscriptionId: string) => Promise<FoundImage[]>,
+  /** `abortSignal` goes into every SDK call's options, so a timed-out source stops its requests. */
+  readSubscription: (subscriptionId: string, abortSignal: AbortSignal | undefined) => Promise<FoundImage[]>,
 ): UsageSource {
   return {
     name: kind,
     optional: scope.optional ?? false,
-    async load() {
+    async load(signal) {
       let subscriptions: readonly string[];
       try {
         subscriptions = subscriptionsFor(scope.subscriptions, context, kind);
@@ -33,7 +34,7 @@ export function azureSource(
       const perSubscription = await Promise.all(
         subscriptions.map(async (sub) => {
           try {
-            return usagesOf(await readSubscription(sub), `${kind} ${sub}`);
+            return usagesOf(await readSubscription(sub, signal), `${kind} ${sub}`);
           } catch (error) {
             if (error instanceof UsageSourceError) throw error;
             throw new UsageSourceError(`${kind} ${sub}`, describeAzureError(error), { cause: error });

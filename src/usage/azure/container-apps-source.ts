@@ -27,21 +27,22 @@ function imagesOfTemplate(template: Template | undefined, where: string): FoundI
  * reactivated, so its image must stay pullable), and Container Apps jobs.
  */
 export function containerAppsSource(context: AzureContext, scope: AzureScope): UsageSource {
-  return azureSource("containerapps", context, scope, async (subscriptionId) => {
+  return azureSource("containerapps", context, scope, async (subscriptionId, abortSignal) => {
     const client = new ContainerAppsAPIClient(context.credential, subscriptionId, context.clientOptions);
+    const op = { abortSignal };
     const [apps, jobs] = await Promise.all([
       Promise.all(
         inResourceGroups(
           scope,
-          (rg) => client.containerApps.listByResourceGroup(rg),
-          () => client.containerApps.listBySubscription(),
+          (rg) => client.containerApps.listByResourceGroup(rg, op),
+          () => client.containerApps.listBySubscription(op),
         ).map(all),
       ).then((x) => x.flat()),
       Promise.all(
         inResourceGroups(
           scope,
-          (rg) => client.jobs.listByResourceGroup(rg),
-          () => client.jobs.listBySubscription(),
+          (rg) => client.jobs.listByResourceGroup(rg, op),
+          () => client.jobs.listBySubscription(op),
         ).map(all),
       ).then((x) => x.flat()),
     ]);
@@ -49,7 +50,7 @@ export function containerAppsSource(context: AzureContext, scope: AzureScope): U
       apps.map(async (app) => {
         const rg = resourceGroupOf(app.id);
         const where = `${rg}/${app.name ?? "?"}`;
-        const revisions = await all(client.containerAppsRevisions.listRevisions(rg, app.name ?? ""));
+        const revisions = await all(client.containerAppsRevisions.listRevisions(rg, app.name ?? "", op));
         return [
           ...imagesOfTemplate(app.template, where),
           ...revisions.flatMap((r) =>

@@ -5,7 +5,7 @@ import { type AzureScope, azureSource, inResourceGroups } from "./azure-source.j
 
 /** Containers and init containers of every container group. */
 export function containerInstancesSource(context: AzureContext, scope: AzureScope): UsageSource {
-  return azureSource("containerinstances", context, scope, async (subscriptionId) => {
+  return azureSource("containerinstances", context, scope, async (subscriptionId, abortSignal) => {
     const client = new ContainerInstanceManagementClient(
       context.credential,
       subscriptionId,
@@ -15,8 +15,8 @@ export function containerInstancesSource(context: AzureContext, scope: AzureScop
       await Promise.all(
         inResourceGroups(
           scope,
-          (rg) => client.containerGroups.listByResourceGroup(rg),
-          () => client.containerGroups.list(),
+          (rg) => client.containerGroups.listByResourceGroup(rg, { abortSignal }),
+          () => client.containerGroups.list({ abortSignal }),
         ).map(all),
       )
     ).flat();

@@ -134,6 +134,8 @@ export interface ArmServerOptions {
   pageSize?: number;
   /** Requests whose path contains `pathIncludes` (case-insensitive) get `status` with an ARM error body. */
   failWith?: { pathIncludes: string; status: number };
+  /** Requests whose path contains this (case-insensitive) are accepted and never answered (held until stop()). */
+  hangOn?: string;
 }
 
 const LOCATION = "westeurope";
@@ -273,6 +275,7 @@ export async function startArmServer(fixture: ArmFixture, opts: ArmServerOptions
       // Drain the body (the POST list operations send none or an empty one).
       req.resume();
       req.on("end", () => {
+        if (opts.hangOn && (req.url ?? "").toLowerCase().includes(opts.hangOn.toLowerCase())) return;
         let status: number;
         let body: unknown;
         let headers: Record<string, string> = {};

@@ -172,8 +172,7 @@ export async function executePlan(
     ),
   );
   if (refused) throw refused;
-  if (stopped)
-    throw new Error(`apply stopped, nothing more was deleted: ${stopped.message}`, { cause: stopped });
+  if (stopped) throw stopped;
   return { results, interrupted };
 }
 

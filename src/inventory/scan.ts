@@ -27,9 +27,16 @@ const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 export async function scanRegistry(registry: RegistryReader, options: ScanOptions): Promise<Inventory> {
   const queue = new PQueue({ concurrency: options.repositoryConcurrency ?? 4 });
   const pending: Promise<RepositoryInventory>[] = [];
-  for await (const name of registry.repositories()) {
-    if (options.includeRepository && !options.includeRepository(name)) continue;
-    pending.push(queue.add(() => scanRepository(registry, name, options)));
+  try {
+    for await (const name of registry.repositories()) {
+      if (options.includeRepository && !options.includeRepository(name)) continue;
+      pending.push(queue.add(() => scanRepository(registry, name, options)));
+    }
+  } catch (error) {
+    // The catalog failed, and so does the scan: what was started must not reject unobserved.
+    queue.clear();
+    for (const work of pending) work.catch(() => {});
+    throw error;
   }
   const repositories = (await Promise.all(pending)).sort((a, b) => a.name.localeCompare(b.name));
   return {
@@ -213,9 +220,15 @@ export async function scanRepository(
     ]);
   } else {
     const tagWork: Promise<void>[] = [];
-    for await (const tag of registry.tags(repository)) {
-      listed.add(tag);
-      tagWork.push(resolveTag(tag, true));
+    try {
+      for await (const tag of registry.tags(repository)) {
+        listed.add(tag);
+        tagWork.push(resolveTag(tag, true));
+      }
+    } catch (error) {
+      // The listing failed, and so does the scan: the reads already started must not reject unobserved.
+      for (const work of tagWork) work.catch(() => {});
+      throw error;
     }
     for (const tag of options.verifyTags?.(repository) ?? []) {
       if (!listed.has(tag)) tagWork.push(resolveTag(tag, false));

@@ -36,6 +36,7 @@ async function planAndApplyWithBackup(via: string, p: string, dir: string) {
     "apply",
     planFile,
     "--yes",
+    "--no-usage-sources",
     "--backup",
     backup,
     "--no-cache",

@@ -42,7 +42,16 @@ describe("journal: torn lines, no journal before the first step, retrying failur
   }
 
   const apply = (s: { planFile: string; audits: string }, ...extra: string[]) =>
-    runCli(["apply", s.planFile, "--yes", "--no-cache", "--audit-dir", s.audits, ...extra]);
+    runCli([
+      "apply",
+      s.planFile,
+      "--yes",
+      "--no-usage-sources",
+      "--no-cache",
+      "--audit-dir",
+      s.audits,
+      ...extra,
+    ]);
 
   it("a journal whose last line was cut mid-write is resumed (with a warning), and resumed again", async () => {
     const s = await seed(3);

@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { buildImage, pushManifest } from "../../src/fixtures/image-factory.js";
+import { sha256Digest } from "../../src/oci/digest.js";
 import { type LyingProxy, startLyingProxy } from "../harness/lying-proxy.js";
 import { connect, runCli, tempDir, uniqueRepo } from "../integration/helpers.js";
 
@@ -177,5 +178,45 @@ describe("a registry that lies", () => {
     expect(res.stderr).toContain(`manifest ${repo}:prod on ${proxy.host}: the body hashes to ${g.digest}`);
     expect(await exists(repo, p.digest)).toBe(true);
     expect(await exists(repo, g.digest)).toBe(true);
+  });
+
+  it("a manifest that is not JSON, or not shaped like one, is a one-line error naming registry, repository and reference", async () => {
+    const { repo, dir } = await seed("lie-shape", { a: { days: 90, tags: ["a1"] } });
+    const inUse = join(dir, "in-use.txt");
+    await writeFile(inUse, "# nothing\n");
+    const bodies = [
+      ['{"schemaVersion":2, "config": ', /is not a valid image manifest or index: the body is not JSON/],
+      [
+        '{"schemaVersion":2,"config":{"digest":"nope","size":-1}}',
+        /config\.mediaType: .*; config\.digest: not a sha256 digest/,
+      ],
+    ] as const;
+    for (const [text, expected] of bodies) {
+      const body = Buffer.from(text);
+      proxy = await startLyingProxy(url, {
+        before: (req) =>
+          req.method === "GET" && req.url === `/v2/${repo}/manifests/a1`
+            ? {
+                body,
+                headers: {
+                  "content-type": "application/vnd.oci.image.manifest.v1+json",
+                  "docker-content-digest": sha256Digest(body),
+                },
+              }
+            : null,
+      });
+      const res = await purge(proxy.url, repo, dir, inUse, "--no-cache");
+      expect(res.code).toBe(1);
+      const lines = res.stderr
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("regsweep:"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`manifest ${repo}:a1 on ${proxy.host}`);
+      expect(lines[0]).toMatch(expected);
+      expect(res.stderr).not.toMatch(/position \d+|"code":|at .*\.js:\d+/);
+      await proxy.stop();
+      proxy = undefined;
+    }
   });
 });

@@ -2,6 +2,7 @@ import { access, constants, mkdir } from "node:fs/promises";
 import { loadConfig } from "../config/load-config.js";
 import { defaultCacheDir } from "../registry/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
+import { UsageError } from "../registry/registry-url.js";
 import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
 import { loadUsages } from "../usage/load-usages.js";
 import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
@@ -24,11 +25,14 @@ interface Check {
  */
 export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
   let failed = 0;
+  // A check that fails because of what was given (a flag, the file) is bad configuration: exit 2.
+  let misconfigured = false;
   const check = async ({ name, run }: Check) => {
     try {
       process.stdout.write(`ok    ${name}: ${await run()}\n`);
     } catch (error) {
       failed++;
+      if (error instanceof UsageError) misconfigured = true;
       process.stdout.write(`FAIL  ${name}: ${(error as Error).message}\n`);
     }
   };
@@ -49,7 +53,7 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
       return cliFlags.config ? `${cliFlags.config} is valid` : "no file; defaults and environment";
     },
   });
-  if (!config) return 1;
+  if (!config) return 2;
   const cfg = config;
   const flags = { ...cliFlags, ...withConfig(cliFlags, cfg) };
   const sources = buildUsageSources(
@@ -94,5 +98,5 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
     });
   }
   process.stderr.write(failed ? `${failed} check(s) failed.\n` : "All checks passed.\n");
-  return failed ? 1 : 0;
+  return misconfigured ? 2 : failed ? 1 : 0;
 }

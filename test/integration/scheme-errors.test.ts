@@ -63,6 +63,13 @@ describe("the wrong scheme or an untrusted certificate is one line that says wha
     );
   });
 
+  it("doctor reports a bad --ca-file as a failed check and exits 2, as bad configuration", async () => {
+    const missing = join(dir, "missing.pem");
+    const result = await runCli(["doctor", "--registry", tls.url, "--ca-file", missing, "--no-cache"]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toContain(`FAIL  registry: --ca-file ${missing}: cannot read it (ENOENT)`);
+  });
+
   it("--ca-file that holds no certificate is bad configuration (exit 2)", async () => {
     const result = await runCli(["scan", "--registry", tls.url, "--ca-file", cert.keyPath, "--no-cache"]);
     expect(result.code).toBe(2);

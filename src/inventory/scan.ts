@@ -212,11 +212,8 @@ export async function scanRepository(
     // The metadata listing is the registry's word; the tags that protect are read directly too.
     await Promise.all([
       ...[...meta.keys()].map((digest) => loadNode(digest)),
-      ...[...(options.verifyTags?.(repository) ?? [])].map((tag) =>
-        resolveTag(tag, listed.has(tag)).then(() => {
-          if (listed.has(tag) && !tagDigests.has(tag)) tagDigests.delete(tag);
-        }),
-      ),
+      // A 404 for a tag the listing names leaves the listing's word standing: it protects more, not less.
+      ...[...(options.verifyTags?.(repository) ?? [])].map((tag) => resolveTag(tag, listed.has(tag))),
     ]);
   } else {
     const tagWork: Promise<void>[] = [];

@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -85,6 +86,16 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
       ]),
     );
     await add("new", ["v3"], 1);
+    // ACR's listing is stale for this one: it says untagged, while `prod` (in use) points at it.
+    images.hidden = buildImage({ seed: "acr hidden", created: iso(0) });
+    await pushManifest(client, "team/app", images.hidden, ["prod"]);
+    listed.push({
+      repo: "team/app",
+      digest: images.hidden.digest,
+      tags: [],
+      createdTime: iso(100),
+      deleteEnabled: true,
+    });
 
     acr = await startFaultProxy(registry.url, ({ method, url }) => {
       const u = new URL(url, "http://x");
@@ -134,8 +145,12 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
 
   it("signs in with Entra, lists untagged manifests, dates by push time, and never deletes a locked one", async () => {
     const dir = await tempDir();
+    const inUse = join(dir, "in-use.txt");
+    await writeFile(inUse, `${acr.host}/team/app:prod\n`);
     const args = [
       "purge",
+      "--in-use-file",
+      inUse,
       "--registry",
       acr.url,
       "--registry-type",
@@ -171,12 +186,13 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
       plan.keep.find((k) => k.digest === images["locked-old"]?.digest)?.reasons.map((r) => r.rule),
     ).toContain("locked");
     expect(plan.warnings.join(" ")).not.toMatch(/cannot list untagged/);
+    // The in-use tag is read directly, not taken from the listing.
+    expect(plan.keep.find((k) => k.digest === images.hidden?.digest)?.reasons.map((r) => r.rule)).toContain(
+      "in-use",
+    );
 
     // apply reaches the registry as the plan did (ACR API, Entra sign-in) without being told again.
-    const applied = await runCli(
-      ["apply", planFile, "--yes", "--no-usage-sources", "--audit-dir", join(dir, "audits")],
-      { env },
-    );
+    const applied = await runCli(["apply", planFile, "--yes", "--audit-dir", join(dir, "audits")], { env });
     expect(applied.code, applied.stderr).toBe(0);
     const { registry: client } = connect(
       registry.url,

@@ -7,6 +7,7 @@
 import type { BlobRef, Inventory, ManifestNode, RepositoryInventory } from "../../src/inventory/graph.js";
 import { type Digest, referrersTagFor, sha256Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/media-types.js";
+import type { DeleteEntry } from "../../src/plan/plan-schema.js";
 import { parseFilter } from "../../src/policy/filter.js";
 import type { PurgePolicy } from "../../src/policy/purge-policy.js";
 import { decideRepository } from "../../src/policy/purge-policy.js";
@@ -175,5 +176,20 @@ export function decide(
     action: (n) => get(n).action,
     rules: (n) => get(n).reasons.map((x) => x.rule),
     deleted: () => [...decisions].filter(([, d]) => d.action === "delete").map(([k]) => k),
+  };
+}
+
+/** A planned deletion in repository `app`, named for what makes its digest. */
+export function deleteEntry(name: string, extra: Partial<DeleteEntry> = {}): DeleteEntry {
+  return {
+    repository: "app",
+    digest: sha256Digest(name),
+    tags: [],
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    created: null,
+    ageSource: "unknown",
+    sizeBytes: 1,
+    reasons: [{ rule: "tags-matched", detail: "test" }],
+    ...extra,
   };
 }

@@ -2,19 +2,9 @@ import { describe, expect, it } from "vitest";
 import { sha256Digest } from "../../src/oci/digest.js";
 import { deletionGroups } from "../../src/plan/deletion-groups.js";
 import type { DeleteEntry } from "../../src/plan/plan-schema.js";
+import { deleteEntry as entry } from "./builders.js";
 
 const d = (name: string) => sha256Digest(name);
-const entry = (name: string, extra: Partial<DeleteEntry> = {}): DeleteEntry => ({
-  repository: "app",
-  digest: d(name),
-  tags: [],
-  mediaType: "application/vnd.oci.image.manifest.v1+json",
-  created: null,
-  ageSource: "unknown",
-  sizeBytes: 1,
-  reasons: [{ rule: "tags-matched", detail: "test" }],
-  ...extra,
-});
 const names = (groups: DeleteEntry[][]) => groups.map((g) => g.map((e) => e.digest));
 
 describe("deletionGroups", () => {

@@ -1,25 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { newlyProtected } from "../../src/apply/recheck.js";
 import { type Digest, sha256Digest } from "../../src/oci/digest.js";
-import type { DeleteEntry } from "../../src/plan/plan-schema.js";
 import { parseReference } from "../../src/usage/reference.js";
 import type { InUseIndex } from "../../src/usage/resolve.js";
+import { deleteEntry as entry } from "./builders.js";
 
 const d = (name: string) => sha256Digest(name);
-
-function entry(name: string, extra: Partial<DeleteEntry> = {}): DeleteEntry {
-  return {
-    repository: "app",
-    digest: d(name),
-    tags: [],
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    created: null,
-    ageSource: "unknown",
-    sizeBytes: 1,
-    reasons: [{ rule: "tags-matched", detail: "test" }],
-    ...extra,
-  };
-}
 
 function used(...names: string[]): InUseIndex {
   const usage = {

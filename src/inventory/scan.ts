@@ -3,7 +3,7 @@ import { type Digest, subjectOfReferrerTag } from "../oci/digest.js";
 import { configCreated, type Descriptor, type Manifest, parseRegistryManifest } from "../oci/manifest.js";
 import { isImageConfigMediaType } from "../oci/media-types.js";
 import type { ContentCache } from "../registry/content-cache.js";
-import type { RegistryReader } from "../registry/types.js";
+import type { ManifestResponse, RegistryReader } from "../registry/types.js";
 import type { AgeSource, Inventory, ManifestNode, RepositoryInventory } from "./graph.js";
 
 export interface ScanOptions {
@@ -82,27 +82,24 @@ export async function scanRepository(
       return undefined;
     });
 
-  const loadManifest = (digest: Digest, fetched?: Buffer): Promise<Loaded> => {
+  const loadManifest = (digest: Digest, fetched?: ManifestResponse): Promise<Loaded> => {
     let p = manifests.get(digest);
     if (!p) {
       p = (async () => {
-        let body = fetched ?? (await cache.get(digest));
-        if (!body) {
-          const res = await registry.getManifest(repository, digest);
+        let res = fetched;
+        const cached = res ? undefined : await cache.get(digest);
+        if (!res && !cached) {
+          res = await registry.getManifest(repository, digest);
           if (!res)
             throw new MissingManifestError(
               `${repository}@${digest} is listed but the registry has no such manifest`,
             );
-          body = res.body;
-          await cache.put(digest, body);
-        } else if (fetched) {
-          await cache.put(digest, body);
         }
-        const manifest = parseRegistryManifest(
-          body,
-          undefined,
-          `${repository}@${digest} on ${registry.host}`,
-        );
+        if (res) await cache.put(digest, res.body);
+        const body = (res?.body ?? cached) as Buffer;
+        const manifest =
+          res?.manifest ??
+          parseRegistryManifest(body, undefined, `${repository}@${digest} on ${registry.host}`);
         return { manifest, size: body.byteLength };
       })();
       manifests.set(digest, p);
@@ -201,7 +198,7 @@ export async function scanRepository(
     }
     tagDigests.set(tag, res.digest);
     // The body just read is the manifest: parse it rather than fetch it again (unless already known).
-    if (!known.nodes.has(res.digest)) await loadManifest(res.digest, res.body);
+    if (!known.nodes.has(res.digest)) await loadManifest(res.digest, res);
     await loadNode(res.digest);
   };
 

@@ -126,7 +126,7 @@ export class DistributionRegistry implements Registry {
       contentType(res),
       `${repository}:${reference} on ${this.host}`,
     );
-    return { digest: computed, mediaType: contentType(res) ?? manifest.mediaType, body: res.body };
+    return { digest: computed, mediaType: contentType(res) ?? manifest.mediaType, body: res.body, manifest };
   }
 
   async getBlob(repository: string, digest: Digest): Promise<Buffer> {

@@ -1,5 +1,5 @@
 import type { Digest } from "../oci/digest.js";
-import type { Descriptor } from "../oci/manifest.js";
+import type { Descriptor, Manifest } from "../oci/manifest.js";
 
 export interface ManifestHead {
   readonly digest: Digest;
@@ -8,6 +8,8 @@ export interface ManifestHead {
 
 export interface ManifestResponse extends ManifestHead {
   readonly body: Buffer;
+  /** The body parsed, where the adapter already checked it (so a scan does not parse it twice). */
+  readonly manifest?: Manifest;
 }
 
 /** What a registry itself says of its manifests (ACR): push time and lock, by digest. */

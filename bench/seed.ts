@@ -1,8 +1,8 @@
 import PQueue from "p-queue";
 import { type BuiltManifest, buildImage, buildIndex, pushManifest } from "../src/fixtures/image-factory.js";
 import type { Digest } from "../src/oci/digest.js";
+import { parseRegistryUrl } from "../src/oci/reference.js";
 import { DistributionRegistry } from "../src/registry/distribution.js";
-import { parseRegistryUrl } from "../src/registry/registry-url.js";
 import { HttpTransport } from "../src/registry/transport.js";
 
 const HOUR = 3_600_000;

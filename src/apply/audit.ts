@@ -16,6 +16,8 @@ export interface AuditInput {
   /** Options as given, already free of secrets. */
   readonly configuration: Record<string, unknown>;
   readonly error?: string;
+  /** Who the run acted as (registry user, Azure client), as the caller knows it. */
+  readonly identity?: Record<string, unknown>;
 }
 
 /**
@@ -45,10 +47,8 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
       user: safeUser(),
       // Who the run acted as, where known without asking a service.
       identity: {
-        ...(process.env.REGSWEEP_USERNAME ? { registryUser: process.env.REGSWEEP_USERNAME } : {}),
+        ...input.identity,
         ...(config.context?.length ? { kubernetesContexts: config.context } : {}),
-        ...(process.env.AZURE_CLIENT_ID ? { azureClientId: process.env.AZURE_CLIENT_ID } : {}),
-        ...(process.env.AZURE_TENANT_ID ? { azureTenantId: process.env.AZURE_TENANT_ID } : {}),
       },
       host: hostname(),
       platform: `${process.platform}/${process.arch}`,

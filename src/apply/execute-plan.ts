@@ -1,8 +1,9 @@
 import PQueue from "p-queue";
+import { RegistryError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { deletionGroups } from "../plan/deletion-groups.js";
 import type { DeleteEntry, Plan } from "../plan/plan-schema.js";
-import { type Registry, RegistryError } from "../registry/types.js";
+import type { Registry } from "../registry/types.js";
 import type { BackupTarget } from "./backup/backup-target.js";
 import type { Journal } from "./journal.js";
 import { LiveTags, tagDrift } from "./live-tags.js";
@@ -29,8 +30,8 @@ export interface ExecuteOptions {
   readonly journal?: Journal;
   /** `repo@digest` → why it must stay: newly in use since the plan (see newlyProtected). */
   readonly heldBack?: ReadonlyMap<string, string>;
-  /** Set by Ctrl+C: no new item starts; the ones in flight finish and are journaled. */
-  readonly stopSignal?: { readonly stopped: boolean };
+  /** Aborted by Ctrl+C or the caller: no new group starts; the ones in flight finish and are journaled. */
+  readonly stopSignal?: AbortSignal;
 }
 
 export interface ExecuteOutcome {
@@ -155,7 +156,7 @@ export async function executePlan(
         const live = new LiveTags(registry, repository);
         for (const group of deletionGroups(entries)) {
           if (refused || stopped) return;
-          if (options.stopSignal?.stopped) {
+          if (options.stopSignal?.aborted) {
             interrupted = true;
             return;
           }

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { z } from "zod";
+import { UsageError } from "../errors.js";
 
 export const journalStepSchema = z.object({
   at: z.string(),
@@ -15,7 +16,8 @@ export type JournalStep = z.infer<typeof journalStepSchema>;
 /** Steps after which an item is finished: resume never repeats them. */
 const FINISHED = new Set<JournalStep["step"]>(["deleted", "already-gone", "skipped", "failed"]);
 
-export class JournalError extends Error {
+/** A journal that cannot be used for this run (another plan's, or one that says it was applied): bad usage. */
+export class JournalError extends UsageError {
   override name = "JournalError";
 }
 

@@ -1,6 +1,6 @@
 import { type Digest, isDigest } from "../oci/digest.js";
 import { parseRegistryManifest } from "../oci/manifest.js";
-import { canonicalHost } from "../registry/registry-url.js";
+import { canonicalHost } from "../oci/reference.js";
 import type { RegistryReader } from "../registry/types.js";
 import type { InUseIndex } from "../usage/resolve.js";
 import type { Usage } from "../usage/usage.js";

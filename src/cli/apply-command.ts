@@ -1,21 +1,22 @@
-import { readFile } from "node:fs/promises";
-import { ZodError } from "zod";
 import { loadConfig } from "../config/load-config.js";
-import { type Plan, planSchema } from "../plan/plan-schema.js";
+import { UsageError } from "../errors.js";
+import { canonicalHost } from "../oci/reference.js";
+import { readPlan } from "../pipeline/plan-file.js";
 import { parseDuration } from "../policy/duration.js";
-import { canonicalHost, UsageError } from "../registry/registry-url.js";
-import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
+import { refuseSharedStdin } from "../usage/build-sources.js";
+import { sourceTimeoutMs } from "../usage/load-usages.js";
 import {
   NO_USAGE_SOURCES_WARNING,
   planHadUsageSources,
   refuseDeletionWithoutSources,
 } from "../usage/no-usage-sources.js";
-import { applyPlan } from "./apply-flow.js";
-import { redactedConfiguration } from "./purge-command.js";
-import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
+import { runApplyInTerminal } from "./apply-run.js";
+import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
+import { identityOf, redactedConfiguration } from "./run-record.js";
 import { readStdinOnce } from "./stdin.js";
+import { aliasesOf, namesSources, type UsageFlags, usageSourcesOf } from "./usage-options.js";
 
-export interface ApplyFlags extends RegistryFlags {
+export interface ApplyFlags extends RegistryFlags, UsageFlags {
   yes?: boolean;
   confirm?: "normal" | "strict";
   auditDir?: string;
@@ -25,30 +26,8 @@ export interface ApplyFlags extends RegistryFlags {
   s3Endpoint?: string;
   maxPlanAge: string;
   recheck: boolean;
-  inUseFile?: string[];
-  kubeconfig?: string;
-  context?: string[];
-  registryAlias?: string[];
   /** false with --no-usage-sources. */
   usageSources?: boolean;
-}
-
-export async function readPlan(path: string): Promise<Plan> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new UsageError(`cannot read plan ${path}: ${(error as Error).message}`);
-  }
-  try {
-    return planSchema.parse(JSON.parse(text));
-  } catch (error) {
-    const why =
-      error instanceof ZodError
-        ? error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")
-        : (error as Error).message;
-    throw new UsageError(`${path} is not a regsweep plan (version 1): ${why}`);
-  }
 }
 
 /**
@@ -72,56 +51,62 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
       `plan ${planPath} is ${Math.floor(age / 3_600_000)} hours old (more than --max-plan-age ${cliFlags.maxPlanAge}): make a new plan, or pass a larger --max-plan-age`,
     );
   }
-  const given = Boolean(
-    cliFlags.config || cliFlags.inUseFile?.length || cliFlags.kubeconfig || cliFlags.context?.length,
-  );
+  const given = namesSources(cliFlags);
   const spec = plan.usage;
   const configPath = cliFlags.config ?? (given ? undefined : spec?.config);
   const config = await loadConfig(configPath);
   const flags = { ...cliFlags, ...withConfig(cliFlags, config) };
-  const adHoc = given
-    ? { inUseFiles: cliFlags.inUseFile, kubeconfig: cliFlags.kubeconfig, contexts: cliFlags.context }
-    : {
-        inUseFiles: spec?.inUseFiles.filter((f) => f !== "-"),
-        kubeconfig: spec?.kubeconfig,
-        contexts: spec?.contexts,
-      };
   if (!given && spec?.inUseFiles.includes("-") && cliFlags.recheck) {
     process.stderr.write(
       "warning: the plan read in-use references from stdin, which cannot be read again: pass --in-use-file to re-check them\n",
     );
   }
-  const sources = buildUsageSources(config, adHoc, sourceDeps(config, readStdinOnce));
+  const sources = usageSourcesOf(
+    config,
+    given
+      ? cliFlags
+      : {
+          inUseFile: spec?.inUseFiles.filter((f) => f !== "-"),
+          ...(spec?.kubeconfig ? { kubeconfig: spec.kubeconfig } : {}),
+          ...(spec?.contexts ? { context: spec.contexts } : {}),
+        },
+    readStdinOnce,
+  );
   refuseSharedStdin(sources, flags.passwordStdin);
   // --no-recheck skips reading the sources again; it is not a choice to have none at all.
   if (sources.length === 0 && !planHadUsageSources(plan)) {
     if (cliFlags.usageSources !== false) refuseDeletionWithoutSources(`plan ${planPath}`);
     process.stderr.write(`WARNING: ${NO_USAGE_SOURCES_WARNING}\n`);
   }
-  const opened = await openRegistry(
+  const opened = await openRegistryFromFlags(
     {
       ...flags,
       registry: flags.registry ?? plan.registryUrl ?? plan.registry,
       registryType: cliFlags.registryType !== "auto" ? cliFlags.registryType : (plan.registryType ?? "auto"),
     },
+    config,
     readStdinOnce,
-    config.azure,
   );
   try {
     if (canonicalHost(opened.registry.host) !== canonicalHost(plan.registry)) {
       throw new UsageError(`plan ${planPath} was made for ${plan.registry}, not ${opened.registry.host}`);
     }
-    return await applyPlan(plan, opened.registry, {
+    const configuration = {
+      ...redactedConfiguration(flags, "apply"),
+      plan: planPath,
+      sources: sources.map((s) => s.name),
+    };
+    return await runApplyInTerminal(plan, {
+      registry: opened,
       yes: flags.yes ?? false,
       confirm: flags.confirm ?? "normal",
-      auditDir: flags.auditDir ?? config.audit.dir,
-      configuration: {
-        ...redactedConfiguration(flags, "apply"),
-        plan: planPath,
-        sources: sources.map((s) => s.name),
+      audit: {
+        dir: flags.auditDir ?? config.audit.dir,
+        command: "apply",
+        configuration,
+        startedAt,
+        identity: identityOf(),
       },
-      command: "apply",
-      startedAt,
       concurrency: flags.concurrency,
       journalPath: `${planPath}.journal`,
       resume: flags.resume ?? false,
@@ -129,7 +114,8 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
       ...(flags.backup ? { backup: flags.backup } : {}),
       ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
       ...(flags.recheck ? { recheck: sources } : {}),
-      aliases: [...config.registry.aliases, ...(spec?.aliases ?? []), ...(flags.registryAlias ?? [])],
+      usage: { timeoutMs: sourceTimeoutMs(process.env) },
+      aliases: aliasesOf(config, flags, spec?.aliases),
     });
   } finally {
     await opened.close();

@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline/promises";
-import { UsageError } from "../registry/registry-url.js";
+import { UsageError } from "../errors.js";
 
 /**
  * Deleting needs --yes, or a person at a terminal who types DELETE (with `--confirm strict`,

@@ -1,18 +1,15 @@
 import { access, constants, mkdir } from "node:fs/promises";
 import { loadConfig } from "../config/load-config.js";
-import { defaultCacheDir } from "../registry/content-cache.js";
+import { UsageError } from "../errors.js";
+import { defaultCacheDir } from "../inventory/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
-import { UsageError } from "../registry/registry-url.js";
-import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
-import { loadUsages } from "../usage/load-usages.js";
-import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
+import { refuseSharedStdin } from "../usage/build-sources.js";
+import { loadUsages, sourceTimeoutMs } from "../usage/load-usages.js";
+import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
+import { type UsageFlags, usageSourcesOf } from "./usage-options.js";
 
-export interface DoctorFlags extends RegistryFlags {
-  inUseFile?: string[];
-  kubeconfig?: string;
-  context?: string[];
-}
+export interface DoctorFlags extends RegistryFlags, UsageFlags {}
 
 interface Check {
   readonly name: string;
@@ -56,17 +53,13 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
   if (!config) return 2;
   const cfg = config;
   const flags = { ...cliFlags, ...withConfig(cliFlags, cfg) };
-  const sources = buildUsageSources(
-    cfg,
-    { inUseFiles: cliFlags.inUseFile, kubeconfig: cliFlags.kubeconfig, contexts: cliFlags.context },
-    sourceDeps(cfg, readStdinOnce),
-  );
+  const sources = usageSourcesOf(cfg, cliFlags, readStdinOnce);
   // Before the registry check, which would read the password from standard input.
   refuseSharedStdin(sources, flags.passwordStdin);
   await check({
     name: "registry",
     run: async () => {
-      const opened = await openRegistry(flags, readStdinOnce, cfg.azure);
+      const opened = await openRegistryFromFlags(flags, cfg, readStdinOnce);
       try {
         if (opened.registry instanceof DistributionRegistry) await opened.registry.ping();
         let count = 0;
@@ -94,7 +87,8 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
     await check({
       name: `usage source ${source.name}${source.optional ? " (optional)" : ""}`,
       // Through loadUsages for its timeout, which cancels a hung source; optional or not, a check reports failure.
-      run: async () => `${(await loadUsages([{ ...source, optional: false }])).length} image references`,
+      run: async () =>
+        `${(await loadUsages([{ ...source, optional: false }], { timeoutMs: sourceTimeoutMs(process.env) })).length} image references`,
     });
   }
   process.stderr.write(failed ? `${failed} check(s) failed.\n` : "All checks passed.\n");

@@ -1,10 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ZodError } from "zod";
 import { configJsonSchema } from "../config/config-schema.js";
-import { FilterError } from "../policy/filter.js";
-import { UsageError } from "../registry/registry-url.js";
-import { RegistryError } from "../registry/types.js";
-import { UsageSourceError } from "../usage/usage.js";
+import { ExitCode, exitCodeOf, UsageSourceError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type ApplyFlags, runApply } from "./apply-command.js";
 import { type DoctorFlags, runDoctor } from "./doctor-command.js";
@@ -13,11 +10,10 @@ import { addRegistryOptions } from "./registry-options.js";
 import { type ReportFlags, runReport } from "./report-command.js";
 import { type RestoreFlags, runRestore } from "./restore-command.js";
 import { runScan, type ScanFlags } from "./scan-command.js";
+import { addUsageOptions } from "./usage-options.js";
 
 const NO_USAGE_SOURCES_HELP =
   "delete even though no usage source protects anything (required to delete with none)";
-
-export const ExitCode = { ok: 0, failure: 1, usage: 2, usageSource: 3 } as const;
 
 function program(setCode: (code: number) => void): Command {
   const cli = new Command("regsweep")
@@ -28,27 +24,14 @@ function program(setCode: (code: number) => void): Command {
     .exitOverride()
     .showHelpAfterError();
 
-  addRegistryOptions(
-    cli.command("scan").description("inventory: repositories, manifests, tags, bytes, oldest/newest"),
+  addUsageOptions(
+    addRegistryOptions(
+      cli.command("scan").description("inventory: repositories, manifests, tags, bytes, oldest/newest"),
+    ),
   )
     .option(
       "--filter <repo:tag>",
       "only repositories matching REPO_REGEX (repeatable)",
-      (v: string, p: string[] = []) => [...p, v],
-    )
-    .option("--in-use-file <file>", "image references in use (repeatable)", (v: string, p: string[] = []) => [
-      ...p,
-      v,
-    ])
-    .option("--kubeconfig <file>", "read in-use images from this cluster")
-    .option(
-      "--context <name>",
-      "a kubeconfig context to read (repeatable)",
-      (v: string, p: string[] = []) => [...p, v],
-    )
-    .option(
-      "--registry-alias <host>",
-      "another name references use for this registry (repeatable)",
       (v: string, p: string[] = []) => [...p, v],
     )
     .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
@@ -82,29 +65,16 @@ function program(setCode: (code: number) => void): Command {
     .action(async (flags: PurgeFlags) => setCode(await runPurge({ ...flags, apply: true }, "run")));
 
   addApplyOptions(
-    addRegistryOptions(cli.command("apply").description("execute a reviewed plan").argument("<plan.json>")),
+    addUsageOptions(
+      addRegistryOptions(cli.command("apply").description("execute a reviewed plan").argument("<plan.json>")),
+      "re-check",
+    ),
   )
     .option("--resume", "continue an interrupted apply from its journal (plan.json.journal)")
     .option("--retry-failed", "with --resume: attempt again the items an earlier run failed")
     .option("--max-plan-age <duration>", "refuse plans older than this (0 = any age)", "24h")
     .option("--no-recheck", "do not read the usage sources again before deleting")
     .option("--no-usage-sources", NO_USAGE_SOURCES_HELP)
-    .option(
-      "--in-use-file <file>",
-      "re-check these in-use references (default: the plan's sources)",
-      (v: string, p: string[] = []) => [...p, v],
-    )
-    .option("--kubeconfig <file>", "re-check this cluster (default: the plan's sources)")
-    .option(
-      "--context <name>",
-      "a kubeconfig context to re-check (repeatable)",
-      (v: string, p: string[] = []) => [...p, v],
-    )
-    .option(
-      "--registry-alias <host>",
-      "another name references use for this registry (repeatable)",
-      (v: string, p: string[] = []) => [...p, v],
-    )
     .option("--audit-dir <dir>", "where audit records go (default audits)")
     .action(async (planPath: string, flags: ApplyFlags) => setCode(await runApply(planPath, flags)));
 
@@ -119,19 +89,10 @@ function program(setCode: (code: number) => void): Command {
     .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
     .action(async (flags: RestoreFlags) => setCode(await runRestore(flags)));
 
-  addRegistryOptions(cli.command("doctor").description("health checks of every configured part"))
-    .option(
-      "--in-use-file <file>",
-      "also check this in-use list (repeatable)",
-      (v: string, p: string[] = []) => [...p, v],
-    )
-    .option("--kubeconfig <file>", "also check this cluster")
-    .option(
-      "--context <name>",
-      "a kubeconfig context to check (repeatable)",
-      (v: string, p: string[] = []) => [...p, v],
-    )
-    .action(async (flags: DoctorFlags) => setCode(await runDoctor(flags)));
+  addUsageOptions(
+    addRegistryOptions(cli.command("doctor").description("health checks of every configured part")),
+    "check",
+  ).action(async (flags: DoctorFlags) => setCode(await runDoctor(flags)));
 
   cli
     .command("report")
@@ -192,22 +153,12 @@ function report(error: unknown): number {
       ? ExitCode.ok
       : ExitCode.usage;
   }
-  if (error instanceof UsageError || error instanceof FilterError) {
-    process.stderr.write(`regsweep: ${error.message}\n`);
-    return ExitCode.usage;
-  }
-  if (error instanceof UsageSourceError) {
-    process.stderr.write(
-      `regsweep: ${error.message}\nNothing was deleted: every required usage source must load.\n`,
-    );
-    return ExitCode.usageSource;
-  }
-  if (error instanceof RegistryError || error instanceof ZodError) {
-    process.stderr.write(`regsweep: ${error.message}\n`);
-    return ExitCode.failure;
-  }
   const e = error as Error;
   process.stderr.write(`regsweep: ${e?.message ?? String(error)}\n`);
-  if (process.env.REGSWEEP_DEBUG) process.stderr.write(`${e?.stack ?? ""}\n`);
-  return ExitCode.failure;
+  if (error instanceof UsageSourceError) {
+    process.stderr.write("Nothing was deleted: every required usage source must load.\n");
+  }
+  const code = error instanceof ZodError ? ExitCode.failure : exitCodeOf(error);
+  if (code === ExitCode.failure && process.env.REGSWEEP_DEBUG) process.stderr.write(`${e?.stack ?? ""}\n`);
+  return code;
 }

@@ -1,15 +1,10 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { Config } from "../config/config-schema.js";
+import { UsageError } from "../errors.js";
+import { defaultCacheDir } from "../inventory/content-cache.js";
 import { log } from "../log.js";
+import { type OpenedRegistry, type OpenRegistryOptions, openRegistry } from "../pipeline/open-registry.js";
 import { parseDuration } from "../policy/duration.js";
-import { AcrRegistry } from "../registry/acr.js";
-import { acrCredentialsFromEntra, looksLikeAcr } from "../registry/acr-auth.js";
-import { ContentCache, defaultCacheDir } from "../registry/content-cache.js";
-import { DistributionRegistry } from "../registry/distribution.js";
-import { OciLayoutRegistry } from "../registry/oci-layout.js";
-import { parseRegistryUrl, UsageError } from "../registry/registry-url.js";
-import { HttpTransport } from "../registry/transport.js";
-import type { Registry } from "../registry/types.js";
 
 export interface RegistryFlags {
   registry?: string;
@@ -112,63 +107,45 @@ export function addRegistryOptions(cmd: Command): Command {
     );
 }
 
-export interface OpenedRegistry {
-  readonly registry: Registry;
-  /** How the registry was reached, recorded in plans so that apply reaches it the same way. */
-  readonly url: string;
-  readonly cache: ContentCache;
-  readonly transport?: HttpTransport;
-  close(): Promise<void>;
-}
-
-export async function openRegistry(
+/**
+ * How the command line reaches the registry: flags over the configuration file over defaults, the
+ * password from standard input (--password-stdin) or REGSWEEP_PASSWORD, the default cache directory.
+ */
+export async function registryOptions(
   flags: RegistryFlags,
+  config: Config,
   readStdin: () => Promise<string>,
-  /** For ACR without a user: the Entra identity to sign in with. */
-  azure?: Config["azure"],
-  /** The run's signal: aborting it cancels every queued and in-flight registry request. */
-  run: { signal?: AbortSignal } = {},
-): Promise<OpenedRegistry> {
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ url: string; options: OpenRegistryOptions }> {
   if (flags.logLevel) log.level = flags.logLevel;
   const timeoutMs = flags.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(flags.timeout);
   if (!flags.registry)
     throw new UsageError("--registry is required (e.g. --registry https://myregistry.example.com)");
-  const cache = new ContentCache(flags.cache ? (flags.cacheDir ?? defaultCacheDir()) : undefined);
-  if (flags.registry.startsWith("oci:")) {
-    const registry = new OciLayoutRegistry(flags.registry.slice("oci:".length));
-    return { registry, cache, url: flags.registry, close: async () => {} };
-  }
-  const location = parseRegistryUrl(flags.registry, flags.insecure ?? false);
-  const transport = new HttpTransport({
-    insecure: flags.insecure ?? false,
-    ...(flags.caFile ? { caFile: flags.caFile } : {}),
-    concurrency: Math.max(1, flags.concurrency ?? 8),
-    ...(flags.rps ? { rps: flags.rps } : {}),
-    timeoutMs,
-    ...(run.signal ? { signal: run.signal } : {}),
-  });
-  const password = flags.passwordStdin
-    ? (await readStdin()).replace(/\r?\n$/, "")
-    : process.env.REGSWEEP_PASSWORD;
   if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
-  let credentials =
-    flags.username && password !== undefined ? { username: flags.username, password } : undefined;
-  const acr =
-    flags.registryType === "acr" || (flags.registryType !== "distribution" && looksLikeAcr(location.host));
-  if (acr && !credentials && azure) {
-    // No user given: sign in to ACR with the Entra identity, as `az acr login` does.
-    const { azureContext } = await import("../usage/azure/azure-context.js");
-    const context = azureContext(azure);
-    try {
-      credentials = await acrCredentialsFromEntra(transport, location, context.credential, azure.tenantId);
-    } catch (error) {
-      await transport.close();
-      throw error;
-    }
-  }
-  const options = credentials ? { credentials } : {};
-  const registry = acr
-    ? new AcrRegistry(location, transport, options)
-    : new DistributionRegistry(location, transport, options);
-  return { registry, cache, transport, url: location.baseUrl, close: () => transport.close() };
+  const password = flags.passwordStdin ? (await readStdin()).replace(/\r?\n$/, "") : env.REGSWEEP_PASSWORD;
+  return {
+    url: flags.registry,
+    options: {
+      insecure: flags.insecure ?? false,
+      ...(flags.caFile ? { caFile: flags.caFile } : {}),
+      concurrency: Math.max(1, flags.concurrency ?? 8),
+      ...(flags.rps ? { rps: flags.rps } : {}),
+      timeoutMs,
+      ...(flags.username && password !== undefined ? { username: flags.username, password } : {}),
+      registryType: flags.registryType ?? "auto",
+      azure: { settings: config.azure, env },
+      ...(flags.cache ? { cacheDir: flags.cacheDir ?? defaultCacheDir() } : {}),
+    },
+  };
+}
+
+/** Opens the registry the flags and configuration name, through the pipeline. */
+export async function openRegistryFromFlags(
+  flags: RegistryFlags,
+  config: Config,
+  readStdin: () => Promise<string>,
+  run: { signal?: AbortSignal } = {},
+): Promise<OpenedRegistry> {
+  const { url, options } = await registryOptions(flags, config, readStdin);
+  return openRegistry(url, { ...options, ...(run.signal ? { signal: run.signal } : {}) });
 }

@@ -1,10 +1,10 @@
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadConfig } from "../config/load-config.js";
-import { UsageError } from "../registry/registry-url.js";
+import { UsageError } from "../errors.js";
+import { readPlan } from "../pipeline/plan-file.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
-import { readPlan } from "./apply-command.js";
 
 export interface ReportFlags {
   plan?: string;

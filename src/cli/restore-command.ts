@@ -1,7 +1,7 @@
-import type { RestoreResult } from "../apply/backup/restore.js";
 import { loadConfig } from "../config/load-config.js";
-import { UsageError } from "../registry/registry-url.js";
-import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
+import { UsageError } from "../errors.js";
+import { restore } from "../pipeline/restore.js";
+import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 
 export interface RestoreFlags extends RegistryFlags {
@@ -21,21 +21,14 @@ export async function runRestore(cliFlags: RestoreFlags): Promise<number> {
   };
   if (!flags.registry)
     throw new UsageError("restore needs --to REGISTRY (or --registry, or registry.url in the configuration)");
-  const opened = await openRegistry(flags, readStdinOnce, config.azure);
+  const opened = await openRegistryFromFlags(flags, config, readStdinOnce);
   try {
-    let results: RestoreResult[];
-    try {
-      // Loaded on use: the S3 client is large, and most runs never restore.
-      const { restoreFromBackup } = await import("../apply/backup/restore.js");
-      results = await restoreFromBackup(flags.from, opened.registry, {
-        ...(flags.image?.length ? { images: flags.image } : {}),
-        ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint, s3ForcePathStyle: true } : {}),
-      });
-    } catch (error) {
-      const message = (error as Error).message;
-      if (/not recognised|not in the backup/.test(message)) throw new UsageError(message);
-      throw error;
-    }
+    const results = await restore({
+      from: flags.from,
+      to: opened,
+      ...(flags.image?.length ? { images: flags.image } : {}),
+      ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
+    });
     if (flags.format === "json") process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     else {
       for (const r of results) {

@@ -1,24 +1,23 @@
 import { loadConfig } from "../config/load-config.js";
 import type { Inventory } from "../inventory/graph.js";
-import { scanRegistry } from "../inventory/scan.js";
 import type { Digest } from "../oci/digest.js";
-import { parseFilter, repositorySelected } from "../policy/filter.js";
+import { scan } from "../pipeline/scan.js";
+import { loadUsages } from "../pipeline/usages.js";
+import { parseFilter } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
-import { buildUsageSources, refuseSharedStdin, sourceDeps } from "../usage/build-sources.js";
-import { loadUsages } from "../usage/load-usages.js";
+import { refuseSharedStdin } from "../usage/build-sources.js";
+import { sourceTimeoutMs } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
 import { setAsideNote } from "../usage/set-aside-note.js";
 import type { Usage } from "../usage/usage.js";
-import { openRegistry, type RegistryFlags, withConfig } from "./registry-options.js";
+import { printWarnings } from "./print-events.js";
+import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
+import { aliasesOf, type UsageFlags, usageSourcesOf } from "./usage-options.js";
 
-export interface ScanFlags extends RegistryFlags {
+export interface ScanFlags extends RegistryFlags, UsageFlags {
   filter?: string[];
   format: "text" | "json";
-  inUseFile?: string[];
-  kubeconfig?: string;
-  context?: string[];
-  registryAlias?: string[];
 }
 
 export interface InUseSummary {
@@ -65,25 +64,20 @@ export function summariseInventory(inventory: Inventory): RepositorySummary[] {
 export async function runScan(cliFlags: ScanFlags): Promise<number> {
   const config = await loadConfig(cliFlags.config);
   const flags = { ...cliFlags, ...withConfig(cliFlags, config) };
-  const filters = (flags.filter ?? []).map(parseFilter);
-  const sources = buildUsageSources(
-    config,
-    { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
-    sourceDeps(config, readStdinOnce),
-  );
+  const filters = flags.filter ?? [];
+  filters.forEach(parseFilter); // a bad filter is bad usage before any request
+  const sources = usageSourcesOf(config, flags, readStdinOnce);
   refuseSharedStdin(sources, flags.passwordStdin);
-  const opened = await openRegistry(flags, readStdinOnce, config.azure);
+  const aliases = aliasesOf(config, flags);
+  const opened = await openRegistryFromFlags(flags, config, readStdinOnce);
   try {
-    const usages = await loadUsages(sources);
-    const inventory = await scanRegistry(opened.registry, {
-      cache: opened.cache,
-      ...(filters.length ? { includeRepository: (n: string) => repositorySelected(filters, n) } : {}),
+    const usages = await loadUsages(sources, {
+      timeoutMs: sourceTimeoutMs(process.env),
+      onEvent: printWarnings,
     });
+    const inventory = await scan(opened, { filters, usages, aliases });
     const repositories = summariseInventory(inventory);
-    const resolution = resolveUsages(inventory, usages, [
-      ...config.registry.aliases,
-      ...(flags.registryAlias ?? []),
-    ]);
+    const resolution = resolveUsages(inventory, usages, aliases);
     const inUse: InUseSummary[] = inventory.repositories.flatMap((repo) =>
       [...(resolution.inUse.get(repo.name) ?? new Map<Digest, readonly Usage[]>())].map(
         ([digest, users]) => ({
@@ -94,7 +88,7 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
         }),
       ),
     );
-    const requests = opened.transport?.stats.requests;
+    const requests = opened.type === "oci-layout" ? undefined : opened.requests();
     if (flags.format === "json") {
       process.stdout.write(
         `${JSON.stringify({ registry: inventory.registry, scannedAt: inventory.scannedAt, listsUntagged: inventory.listsUntagged, repositories, inUse, warnings: resolution.warnings, ...(requests !== undefined ? { requests } : {}) }, null, 2)}\n`,

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { ZodIssue } from "zod";
-import { UsageError } from "../registry/registry-url.js";
+import { UsageError } from "../errors.js";
 import { type AZURE_CLOUDS, type Config, configSchema } from "./config-schema.js";
 
 /** Where each environment variable lands in the configuration (it wins over the file). */

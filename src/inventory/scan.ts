@@ -2,8 +2,8 @@ import PQueue from "p-queue";
 import { type Digest, subjectOfReferrerTag } from "../oci/digest.js";
 import { configCreated, type Descriptor, type Manifest, parseRegistryManifest } from "../oci/manifest.js";
 import { isImageConfigMediaType } from "../oci/media-types.js";
-import type { ContentCache } from "../registry/content-cache.js";
 import type { ManifestResponse, RegistryReader } from "../registry/types.js";
+import type { ContentCache } from "./content-cache.js";
 import type { AgeSource, Inventory, ManifestNode, RepositoryInventory } from "./graph.js";
 
 export interface ScanOptions {

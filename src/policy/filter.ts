@@ -1,3 +1,4 @@
+import { UsageError } from "../errors.js";
 /** One `--filter REPO_REGEX:TAG_REGEX`: repository anchored, tag unanchored, as acr purge reads it. */
 export interface Filter {
   readonly text: string;
@@ -5,7 +6,8 @@ export interface Filter {
   readonly tag: RegExp;
 }
 
-export class FilterError extends Error {
+/** A filter that does not parse: bad usage, like any other flag. */
+export class FilterError extends UsageError {
   override name = "FilterError";
 }
 

@@ -1,9 +1,9 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { z } from "zod";
+import { RegistryError } from "../errors.js";
+import type { RegistryLocation } from "../oci/reference.js";
 import type { Credentials } from "./auth.js";
-import type { RegistryLocation } from "./registry-url.js";
 import type { HttpTransport } from "./transport.js";
-import { RegistryError } from "./types.js";
 
 /** The user name ACR expects with a refresh token as the password. */
 export const ACR_REFRESH_TOKEN_USER = "00000000-0000-0000-0000-000000000000";

@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { RegistryError } from "../errors.js";
 import type { HttpTransport } from "./transport.js";
-import { RegistryError } from "./types.js";
 
 export interface Credentials {
   readonly username: string;

@@ -1,18 +1,12 @@
+import { RegistryError } from "../errors.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 import { type Descriptor, parseManifest, parseRegistryManifest } from "../oci/manifest.js";
 import { MANIFEST_ACCEPT } from "../oci/media-types.js";
+import type { RegistryLocation } from "../oci/reference.js";
 import { verifiedStream } from "../oci/verified-stream.js";
 import { Authenticator, type Credentials } from "./auth.js";
-import type { RegistryLocation } from "./registry-url.js";
 import type { HttpRequest, HttpResponse, HttpTransport, StreamingResponse } from "./transport.js";
-import {
-  type BlobStream,
-  type DeleteOutcome,
-  type ManifestHead,
-  type ManifestResponse,
-  type Registry,
-  RegistryError,
-} from "./types.js";
+import type { BlobStream, DeleteOutcome, ManifestHead, ManifestResponse, Registry } from "./types.js";
 
 const MAX_REDIRECTS = 5;
 /** 10,000 pages of 1,000 is ten million names: beyond that a listing is a loop, not a registry. */
@@ -31,6 +25,8 @@ export class DistributionRegistry implements Registry {
   readonly host: string;
   readonly listsUntagged: boolean = false;
   private readonly auth: Authenticator;
+  /** What requests go through; a withSignal view puts its signal on each. */
+  private readonly transport: Pick<HttpTransport, "send" | "sendStreaming">;
   private readonly pageSize: number;
   private readonly maxPages: number;
   private referrersApi: boolean | undefined;
@@ -38,13 +34,31 @@ export class DistributionRegistry implements Registry {
 
   constructor(
     private readonly location: RegistryLocation,
-    private readonly transport: HttpTransport,
+    transport: HttpTransport,
     options: DistributionOptions = {},
   ) {
+    this.transport = transport;
     this.host = location.host;
     this.auth = new Authenticator(transport, options.credentials);
     this.pageSize = options.pageSize ?? 1000;
     this.maxPages = options.maxPages ?? MAX_PAGES;
+  }
+
+  /**
+   * The same registry (credentials, tokens, transport) whose every request also carries `signal`:
+   * aborting it cancels what this view has queued or in flight, and nothing of other callers.
+   */
+  withSignal(signal: AbortSignal): this {
+    const base = this.transport;
+    const view = Object.create(this) as this;
+    Object.defineProperty(view, "transport", {
+      value: {
+        send: (req: HttpRequest) => base.send({ ...req, signal: withAlso(req.signal, signal) }),
+        sendStreaming: (req: HttpRequest) =>
+          base.sendStreaming({ ...req, signal: withAlso(req.signal, signal) }),
+      },
+    });
+    return view;
   }
 
   /** `GET /v2/`: proves the registry answers and our credentials are accepted. */
@@ -482,3 +496,7 @@ function isUploadUnknown(body: Buffer): boolean {
 
 /** Uploads of one blob started before giving up on a registry that keeps losing them. */
 const MAX_UPLOADS = 3;
+
+function withAlso(first: AbortSignal | undefined, second: AbortSignal): AbortSignal {
+  return first ? AbortSignal.any([first, second]) : second;
+}

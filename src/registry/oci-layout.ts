@@ -2,18 +2,12 @@ import { createReadStream } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { z } from "zod";
+import { RegistryError } from "../errors.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 import { type Descriptor, parseManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/media-types.js";
 import { verifiedStream } from "../oci/verified-stream.js";
-import {
-  type BlobStream,
-  type DeleteOutcome,
-  type ManifestHead,
-  type ManifestResponse,
-  type Registry,
-  RegistryError,
-} from "./types.js";
+import type { BlobStream, DeleteOutcome, ManifestHead, ManifestResponse, Registry } from "./types.js";
 
 const REF_NAME = "org.opencontainers.image.ref.name";
 

@@ -4,9 +4,9 @@ import { setTimeout as delay } from "node:timers/promises";
 import { rootCertificates } from "node:tls";
 import PQueue from "p-queue";
 import { Agent, request } from "undici";
+import { AbortedError, throwIfAborted } from "../errors.js";
 import { log } from "../log.js";
-import { AbortedError, throwIfAborted } from "./aborted.js";
-import { readCaFile } from "./registry-url.js";
+import { readCaFile } from "./ca-file.js";
 
 export interface TransportOptions {
   /** Accept self-signed or unverified TLS certificates. */

@@ -39,6 +39,8 @@ export interface RegistryReader {
   openBlob(repository: string, digest: Digest, offset?: number): Promise<AsyncIterable<Uint8Array>>;
   /** Where the registry keeps its own per-manifest metadata (ACR), one listing per repository. */
   registryMetadata?(repository: string): Promise<RegistryMetadata>;
+  /** This registry with every request also cancelled by `signal` (absent where nothing is in flight to cancel). */
+  withSignal?(signal: AbortSignal): this;
   /** Referrers of a subject; undefined when the registry has no referrers API (use the tag fallback). */
   referrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined>;
 }
@@ -59,22 +61,3 @@ export interface RegistryWriter {
 }
 
 export type Registry = RegistryReader & RegistryWriter;
-
-/** Thrown for answers that a retry cannot fix, carrying what a user needs to act on it. */
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-    readonly code?:
-      | "unauthorized"
-      | "denied"
-      | "deletes-disabled"
-      | "unsupported"
-      | "incomplete-listing"
-      | "digest-mismatch"
-      | "http",
-  ) {
-    super(message);
-    this.name = "RegistryError";
-  }
-}

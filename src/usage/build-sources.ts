@@ -1,9 +1,9 @@
 import type { Config, UsageSourceConfig } from "../config/config-schema.js";
-import { UsageError } from "../registry/registry-url.js";
+import { UsageError, UsageSourceError } from "../errors.js";
 import type { AzureContext } from "./azure/azure-context.js";
 import { inUseFileSource } from "./in-use-file.js";
 import type { KubernetesSourceOptions } from "./kubernetes-source.js";
-import { type UsageSource, UsageSourceError } from "./usage.js";
+import type { UsageSource } from "./usage.js";
 
 export interface AdHocSources {
   /** `--in-use-file`, repeatable. */
@@ -20,10 +20,17 @@ export interface SourceDeps {
   readonly readStdin: () => Promise<string>;
 }
 
-/** What sources need from the run: Azure identity (made on first use) and standard input. */
-export function sourceDeps(config: Config, readStdin: () => Promise<string>): SourceDeps {
+/**
+ * What sources need from the run: Azure identity (made on first use, from the settings and the
+ * environment given) and standard input.
+ */
+export function sourceDeps(
+  azure: Config["azure"],
+  readStdin: () => Promise<string>,
+  env?: Record<string, string | undefined>,
+): SourceDeps {
   return {
-    azure: async () => (await import("./azure/azure-context.js")).azureContext(config.azure),
+    azure: async () => (await import("./azure/azure-context.js")).azureContext(azure, env ? { env } : {}),
     readStdin,
   };
 }
@@ -46,7 +53,7 @@ export function refuseSharedStdin(sources: readonly UsageSource[], passwordStdin
  * are large; they are imported only when such a source is loaded, so other runs start fast.
  */
 export function buildUsageSources(config: Config, adHoc: AdHocSources, deps: SourceDeps): UsageSource[] {
-  const sources = config.usage.flatMap((s) => fromConfig(s, deps));
+  const sources = config.usage.flatMap((s) => sourcesFromConfig(s, deps));
   for (const file of adHoc.inUseFiles ?? []) sources.push(inUseFileSource(file, deps.readStdin));
   if (adHoc.contexts?.length) {
     for (const context of adHoc.contexts) sources.push(kubernetes({ kubeconfig: adHoc.kubeconfig, context }));
@@ -56,7 +63,8 @@ export function buildUsageSources(config: Config, adHoc: AdHocSources, deps: Sou
   return sources;
 }
 
-function fromConfig(source: UsageSourceConfig, deps: SourceDeps): UsageSource[] {
+/** A usage source as the configuration file describes it, ready to load. */
+export function sourcesFromConfig(source: UsageSourceConfig, deps: SourceDeps): UsageSource[] {
   const optional = source.optional;
   switch (source.type) {
     case "file":

@@ -1,5 +1,5 @@
 import { log } from "../log.js";
-import { InvalidReferenceError, parseReference } from "./reference.js";
+import { InvalidReferenceError, parseReference } from "../oci/reference.js";
 import type { Usage } from "./usage.js";
 
 /** An image reference as a platform reported it, and where. */

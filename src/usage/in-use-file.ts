@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { expandHome } from "../config/expand-home.js";
-import { UsageError } from "../registry/registry-url.js";
-import { InvalidReferenceError, parseReference } from "./reference.js";
-import { type Usage, type UsageSource, UsageSourceError } from "./usage.js";
+import { UsageError, UsageSourceError } from "../errors.js";
+import { InvalidReferenceError, parseReference } from "../oci/reference.js";
+import type { Usage, UsageSource } from "./usage.js";
 
 /**
  * Parses a reference list: one image reference per line, `#` starts a comment, blank lines are

@@ -1,4 +1,4 @@
-import { canonicalHost } from "../registry/registry-url.js";
+import { canonicalHost } from "../oci/reference.js";
 import type { Usage } from "./usage.js";
 
 /**

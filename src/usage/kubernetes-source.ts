@@ -10,9 +10,10 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { expandHome } from "../config/expand-home.js";
+import { UsageSourceError } from "../errors.js";
 import { type FoundImage, usagesOf } from "./found-image.js";
 import { imagesOf, type KubeObject, type WorkloadKind } from "./kubernetes-images.js";
-import { type UsageSource, UsageSourceError } from "./usage.js";
+import type { UsageSource } from "./usage.js";
 
 export interface KubernetesSourceOptions {
   /** Kubeconfig file; default $KUBECONFIG or ~/.kube/config. */

@@ -1,5 +1,5 @@
-import { UsageError } from "../registry/registry-url.js";
-import { type Usage, type UsageSource, UsageSourceError } from "./usage.js";
+import { UsageError, UsageSourceError } from "../errors.js";
+import type { Usage, UsageSource } from "./usage.js";
 
 export interface LoadUsagesOptions {
   /** Where an optional source's failure is reported; default stderr. */

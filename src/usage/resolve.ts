@@ -1,7 +1,6 @@
 import type { Inventory } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
-import { canonicalHost } from "../registry/registry-url.js";
-import { formatReference } from "./reference.js";
+import { canonicalHost, formatReference } from "../oci/reference.js";
 import type { Usage } from "./usage.js";
 
 /** In-use digests per repository, each with who uses it. */

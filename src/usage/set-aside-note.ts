@@ -1,4 +1,4 @@
-import { formatReference } from "./reference.js";
+import { formatReference } from "../oci/reference.js";
 import type { Usage } from "./usage.js";
 
 const SHOWN = 20;

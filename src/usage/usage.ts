@@ -1,4 +1,4 @@
-import type { ImageReference } from "./reference.js";
+import type { ImageReference } from "../oci/reference.js";
 
 /** One place an image is used, as a source found it. */
 export interface Usage {
@@ -21,16 +21,4 @@ export interface UsageSource {
    * cancel every request in flight, so that nothing is left keeping the process alive.
    */
   load(signal?: AbortSignal): Promise<readonly Usage[]>;
-}
-
-/** A required usage source could not be read: nothing may be deleted (exit 3). */
-export class UsageSourceError extends Error {
-  override name = "UsageSourceError";
-  constructor(
-    readonly source: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`usage source ${source} failed: ${message}`, options);
-  }
 }

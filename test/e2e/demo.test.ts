@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../integration/helpers.js";
 
-const DEMO = resolve(import.meta.dirname, "../../dist/demo/run-demo.js");
+const DEMO = resolve(import.meta.dirname, "../../dist/cli/demo.js");
 
 describe("npm run demo", () => {
   it("builds its own registry and prints a plan that keeps what runs and deletes the rest", async () => {

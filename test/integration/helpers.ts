@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseRegistryUrl } from "../../src/oci/reference.js";
 import { type DistributionOptions, DistributionRegistry } from "../../src/registry/distribution.js";
-import { parseRegistryUrl } from "../../src/registry/registry-url.js";
 import { HttpTransport, type TransportOptions } from "../../src/registry/transport.js";
 
 const BIN = resolve(import.meta.dirname, "../../bin/regsweep.js");

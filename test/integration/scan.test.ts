@@ -10,7 +10,7 @@ import {
 } from "../../src/fixtures/image-factory.js";
 import { scanRegistry } from "../../src/inventory/scan.js";
 import { parseFilter, repositorySelected } from "../../src/policy/filter.js";
-import { ContentCache } from "../../src/registry/content-cache.js";
+import { ContentCache } from "../../src/inventory/content-cache.js";
 import { connect, runCli, tempDir, uniqueRepo } from "./helpers.js";
 
 describe("scan builds the manifest graph", () => {

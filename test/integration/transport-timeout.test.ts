@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { AbortedError } from "../../src/registry/aborted.js";
+import { AbortedError } from "../../src/errors.js";
 import { HttpTransport, TransportError } from "../../src/registry/transport.js";
 import { startFaultProxy } from "../harness/fault-proxy.js";
 import { startSilentServer } from "../harness/silent-server.js";

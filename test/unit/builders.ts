@@ -7,12 +7,12 @@
 import type { BlobRef, Inventory, ManifestNode, RepositoryInventory } from "../../src/inventory/graph.js";
 import { type Digest, referrersTagFor, sha256Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/media-types.js";
+import { parseReference } from "../../src/oci/reference.js";
 import type { DeleteEntry } from "../../src/plan/plan-schema.js";
 import { parseFilter } from "../../src/policy/filter.js";
 import type { PurgePolicy } from "../../src/policy/purge-policy.js";
 import { decideRepository } from "../../src/policy/purge-policy.js";
 import type { Decision } from "../../src/policy/reasons.js";
-import { parseReference } from "../../src/usage/reference.js";
 import type { Usage } from "../../src/usage/usage.js";
 
 export const NOW = new Date("2025-06-01T12:00:00.000Z");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../../src/registry/registry-url.js";
+import { UsageError } from "../../src/errors.js";
 import { parseInUseList } from "../../src/usage/in-use-file.js";
 
 const D = `sha256:${"b".repeat(64)}`;

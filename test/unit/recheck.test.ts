@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { newlyProtected } from "../../src/apply/recheck.js";
 import { type Digest, sha256Digest } from "../../src/oci/digest.js";
-import { parseReference } from "../../src/usage/reference.js";
+import { parseReference } from "../../src/oci/reference.js";
 import type { InUseIndex } from "../../src/usage/resolve.js";
 import { deleteEntry as entry } from "./builders.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatReference, InvalidReferenceError, parseReference } from "../../src/usage/reference.js";
+import { formatReference, InvalidReferenceError, parseReference } from "../../src/oci/reference.js";
 
 const HEX = "a".repeat(64);
 const D = `sha256:${HEX}`;

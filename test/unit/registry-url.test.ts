@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { canonicalHost, parseRegistryUrl, UsageError } from "../../src/registry/registry-url.js";
+import { UsageError } from "../../src/errors.js";
+import { canonicalHost, parseRegistryUrl } from "../../src/oci/reference.js";
 
 describe("parseRegistryUrl", () => {
   it.each([

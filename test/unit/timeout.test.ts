@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseTimeout } from "../../src/cli/registry-options.js";
-import { UsageError } from "../../src/registry/registry-url.js";
+import { UsageError } from "../../src/errors.js";
 
 describe("--timeout", () => {
   it.each([

@@ -1,5 +1,5 @@
+import { RegistryError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
-import { RegistryError } from "../../registry/types.js";
 
 /** How often a broken blob read is continued before the item fails. */
 export const BLOB_RESUMPTIONS = 3;

@@ -1,7 +1,8 @@
 import { ContainerServiceClient } from "@azure/arm-containerservice";
 import { parse, stringify } from "yaml";
+import { UsageSourceError } from "../../errors.js";
 import { kubernetesSource } from "../kubernetes-source.js";
-import { type Usage, type UsageSource, UsageSourceError } from "../usage.js";
+import type { Usage, UsageSource } from "../usage.js";
 import { type AzureContext, all, resourceGroupOf, subscriptionsFor } from "./azure-context.js";
 
 /** The AKS Entra server application: tokens for it are what kubelogin would fetch. */

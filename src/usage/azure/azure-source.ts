@@ -1,5 +1,6 @@
+import { UsageSourceError } from "../../errors.js";
 import { type FoundImage, usagesOf } from "../found-image.js";
-import { type UsageSource, UsageSourceError } from "../usage.js";
+import type { UsageSource } from "../usage.js";
 import type { AzureContext } from "./azure-context.js";
 import { subscriptionsFor } from "./azure-context.js";
 

@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import type { ManifestNode } from "../inventory/graph.js";
 import { log } from "../log.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
+import type { ManifestNode } from "./graph.js";
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");

@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { main } from "../cli/main.js";
-import { seedDemo } from "./seed-demo.js";
+import { seedDemo } from "../demo/seed-demo.js";
+import { main } from "./main.js";
 
 /**
  * `npm run demo`: builds a registry as an OCI layout tree under ./demo-registry (no server

@@ -1,0 +1,81 @@
+import { resolve } from "node:path";
+import { type Command, Option } from "commander";
+import type { Config } from "../config/config-schema.js";
+import type { Plan } from "../plan/plan-schema.js";
+import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import type { UsageSource } from "../usage/usage.js";
+
+/** The flags that name usage sources, declared once for every command that reads them. */
+export interface UsageFlags {
+  inUseFile?: string[];
+  kubeconfig?: string;
+  context?: string[];
+  registryAlias?: string[];
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Adds --in-use-file, --kubeconfig, --context and --registry-alias; `verb` says what the command does with them. */
+export function addUsageOptions(cmd: Command, verb: "read" | "re-check" | "check" = "read"): Command {
+  const what = {
+    read: "image references in use",
+    "re-check": "re-check these in-use references",
+    check: "also check this in-use list",
+  }[verb];
+  return cmd
+    .addOption(
+      new Option("--in-use-file <file>", `${what}, one per line (- for stdin); repeatable`).argParser(
+        collect,
+      ),
+    )
+    .option(
+      "--kubeconfig <file>",
+      `${verb === "read" ? "read in-use images from" : `${verb} images of`} this cluster (its current context unless --context)`,
+    )
+    .addOption(
+      new Option("--context <name>", "a kubeconfig context; repeatable, each is a source").argParser(collect),
+    )
+    .addOption(
+      new Option(
+        "--registry-alias <host>",
+        "another name references use for this registry; repeatable",
+      ).argParser(collect),
+    );
+}
+
+/** True when the flags name a source themselves (then they replace the plan's recorded ones). */
+export function namesSources(flags: UsageFlags & { config?: string }): boolean {
+  return Boolean(flags.config || flags.inUseFile?.length || flags.kubeconfig || flags.context?.length);
+}
+
+/** The configured sources plus those the flags add. */
+export function usageSourcesOf(
+  config: Config,
+  flags: UsageFlags,
+  readStdin: () => Promise<string>,
+): UsageSource[] {
+  return buildUsageSources(
+    config,
+    { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
+    sourceDeps(config.azure, readStdin, process.env),
+  );
+}
+
+export function aliasesOf(
+  config: Config,
+  flags: UsageFlags,
+  ...more: (readonly string[] | undefined)[]
+): string[] {
+  return [...config.registry.aliases, ...more.flatMap((m) => m ?? []), ...(flags.registryAlias ?? [])];
+}
+
+/** The sources a plan was made with, recorded so that apply can read them again just before deleting. */
+export function usageSpec(flags: UsageFlags & { config?: string }): Plan["usage"] {
+  return {
+    ...(flags.config ? { config: resolve(flags.config) } : {}),
+    inUseFiles: (flags.inUseFile ?? []).map((f) => (f === "-" ? f : resolve(f))),
+    ...(flags.kubeconfig ? { kubeconfig: resolve(flags.kubeconfig) } : {}),
+    contexts: flags.context ?? [],
+    aliases: flags.registryAlias ?? [],
+  };
+}

@@ -1,0 +1,182 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { writeAudit } from "../apply/audit.js";
+import type { BackupTarget } from "../apply/backup/backup-target.js";
+import { type ExecuteOutcome, executePlan, type ItemResult, type ItemStatus } from "../apply/execute-plan.js";
+import { Journal } from "../apply/journal.js";
+import { liveInUse } from "../apply/live-usage.js";
+import { newlyProtected } from "../apply/recheck.js";
+import { AbortedError, UsageError } from "../errors.js";
+import type { Plan } from "../plan/plan-schema.js";
+import type { RunOptions } from "./events.js";
+import type { OpenedRegistry } from "./open-registry.js";
+import { type LoadUsagesOptions, loadUsages, type SourceSpec } from "./usages.js";
+
+export interface ApplyOptions extends RunOptions {
+  readonly registry: OpenedRegistry;
+  /** The journal (JSON lines, fsynced); by convention next to the plan file, `plan.json.journal`. */
+  readonly journalPath: string;
+  /** Continue the run the journal records; without it an existing journal is refused. */
+  readonly resume?: boolean;
+  /** With resume: attempt again what the journal records as failed. */
+  readonly retryFailed?: boolean;
+  /** `dir:PATH`, `oci-archive:PATH.tar` or `s3://bucket/prefix`: every manifest is copied and verified first. */
+  readonly backup?: string;
+  readonly s3Endpoint?: string;
+  /** Usage sources read again right before deleting; absent: no usage re-check. */
+  readonly recheck?: readonly SourceSpec[];
+  /** How the re-check loads its sources (Azure settings, standard input, timeout). */
+  readonly usage?: Omit<LoadUsagesOptions, "signal" | "onEvent">;
+  /** Other names references use for this registry. */
+  readonly aliases?: readonly string[];
+  /** Repositories worked on at once (default 4). */
+  readonly concurrency?: number;
+  /** Write an audit record of this run there. */
+  readonly audit?: {
+    readonly dir: string;
+    readonly command: string;
+    /** The options as given, already free of secrets. */
+    readonly configuration: Record<string, unknown>;
+    readonly startedAt?: Date;
+    readonly identity?: Record<string, unknown>;
+  };
+}
+
+export type ApplyCounts = Record<ItemStatus, number> & { readonly fromJournal: number };
+
+export interface ApplyResult {
+  readonly results: readonly ItemResult[];
+  readonly counts: ApplyCounts;
+  readonly journalPath: string;
+  readonly auditPath?: string;
+}
+
+/** A plan's identity, so a journal is never resumed against another plan. */
+export function planId(plan: Plan): string {
+  return createHash("sha256")
+    .update(JSON.stringify(plan.delete))
+    .update(plan.createdAt)
+    .digest("hex")
+    .slice(0, 16);
+}
+
+/** Refuses (UsageError) a plan already applied or interrupted unless resuming: before anyone is asked to confirm. */
+export function assertNotApplied(journalPath: string, resume: boolean): void {
+  if (existsSync(journalPath) && !resume) {
+    throw new UsageError(
+      `${journalPath} exists: this plan was already applied (or interrupted). Resume with --resume, or make a new plan.`,
+    );
+  }
+}
+
+/**
+ * The dangerous half: re-read usage, back up, delete through the executor with a journal, and
+ * write the audit record. Aborting `signal` stops starting new deletions; those in flight finish
+ * and are journaled, the journal says `interrupted`, the audit is written, and the call rejects
+ * with AbortedError — what Ctrl+C does. Per-item outcomes arrive as `item` events and in the result.
+ */
+export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
+  const startedAt = options.audit?.startedAt ?? new Date();
+  const { signal, onEvent } = options;
+  const writeTheAudit = async (results: readonly ItemResult[], error?: string) =>
+    options.audit
+      ? writeAudit(options.audit.dir, {
+          mode: "apply",
+          command: options.audit.command,
+          plan,
+          results,
+          startedAt,
+          finishedAt: new Date(),
+          configuration: options.audit.configuration,
+          ...(options.audit.identity ? { identity: options.audit.identity } : {}),
+          ...(error ? { error } : {}),
+        })
+      : undefined;
+  if (plan.delete.length === 0) {
+    const auditPath = await writeTheAudit([]);
+    return {
+      results: [],
+      counts: countsOf([]),
+      journalPath: options.journalPath,
+      ...(auditPath ? { auditPath } : {}),
+    };
+  }
+  assertNotApplied(options.journalPath, options.resume ?? false);
+  const journal = Journal.open(options.journalPath, planId(plan), options.resume ?? false, {
+    retryFailed: options.retryFailed ?? false,
+    onWarning: (message) => onEvent?.({ type: "warning", message }),
+  });
+  const repositories = new Set(plan.delete.map((d) => d.repository));
+  let target: BackupTarget | undefined;
+  let outcome: ExecuteOutcome = { results: [], interrupted: false };
+  let error: Error | undefined;
+  try {
+    let heldBack = new Map<string, string>();
+    if (options.recheck) {
+      // Usage may have changed since the plan: read it again, fail closed as at plan time, and
+      // read each in-use reference from the registry as it is now.
+      const usages = await loadUsages(options.recheck, {
+        ...options.usage,
+        ...(signal ? { signal } : {}),
+        ...(onEvent ? { onEvent } : {}),
+      });
+      heldBack = newlyProtected(
+        plan.delete,
+        await liveInUse(options.registry.registry, usages, repositories, options.aliases ?? []),
+      );
+    }
+    if (options.backup) {
+      const { openBackupTarget } = await import("../apply/backup/backup-target.js");
+      target = await openBackupTarget(
+        options.backup,
+        options.s3Endpoint ? { s3Endpoint: options.s3Endpoint, s3ForcePathStyle: true } : {},
+      );
+    }
+    outcome = await executePlan(plan, options.registry.registry, {
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      journal,
+      heldBack,
+      ...(signal ? { stopSignal: signal } : {}),
+      ...(target ? { backup: target } : {}),
+      onResult: (result) => onEvent?.({ type: "item", result }),
+    });
+    await target?.close();
+  } catch (e) {
+    error =
+      signal?.aborted && !(e instanceof AbortedError)
+        ? new AbortedError("apply: cancelled", { cause: e })
+        : (e as Error);
+  } finally {
+    journal.append({
+      at: new Date().toISOString(),
+      step: outcome.interrupted || error ? "interrupted" : "end",
+      ...(error ? { detail: error.message } : {}),
+    });
+    journal.close();
+  }
+  const interrupted = outcome.interrupted || error instanceof AbortedError;
+  const auditPath = await writeTheAudit(
+    outcome.results,
+    error?.message ?? (interrupted ? "interrupted" : undefined),
+  );
+  const result: ApplyResult = {
+    results: outcome.results,
+    counts: countsOf(outcome.results),
+    journalPath: options.journalPath,
+    ...(auditPath ? { auditPath } : {}),
+  };
+  onEvent?.({ type: "applied", result, interrupted });
+  if (error) throw error;
+  if (interrupted)
+    throw new AbortedError(`apply: cancelled; continue with --resume (journal ${options.journalPath})`);
+  return result;
+}
+
+function countsOf(results: readonly ItemResult[]): ApplyCounts {
+  const counts = { deleted: 0, "already-gone": 0, skipped: 0, failed: 0, fromJournal: 0 };
+  for (const r of results) {
+    counts[r.status]++;
+    if (r.fromJournal) counts.fromJournal++;
+  }
+  return counts;
+}

@@ -1,0 +1,65 @@
+import type { Inventory } from "../inventory/graph.js";
+import type { Plan } from "../plan/plan-schema.js";
+import { repositorySelected } from "../policy/filter.js";
+import type { PurgePolicy } from "../policy/purge-policy.js";
+import { NO_USAGE_SOURCES_WARNING } from "../usage/no-usage-sources.js";
+import type { Resolution } from "../usage/resolve.js";
+import type { Usage } from "../usage/usage.js";
+import type { RunOptions } from "./events.js";
+import type { OpenedRegistry } from "./open-registry.js";
+import { type PolicySpec, planWithResolution, purgePolicy } from "./plan.js";
+import { scan } from "./scan.js";
+import { type LoadUsagesOptions, loadUsages, type SourceSpec } from "./usages.js";
+
+export interface MakePlanOptions extends RunOptions {
+  readonly registry: OpenedRegistry;
+  /** What is in use; none at all is allowed, and the plan then warns that nothing is protected. */
+  readonly sources: readonly SourceSpec[];
+  /** How the sources are loaded (Azure settings, standard input, timeout). */
+  readonly usage?: Omit<LoadUsagesOptions, "signal" | "onEvent">;
+  readonly policy: PurgePolicy | PolicySpec;
+  readonly aliases?: readonly string[];
+  /** The sources as the plan records them, for apply to read again. */
+  readonly usageSpec?: Plan["usage"];
+  readonly now?: () => Date;
+}
+
+export interface MadePlan {
+  readonly plan: Plan;
+  readonly inventory: Inventory;
+  readonly usages: readonly Usage[];
+  readonly resolution: Resolution;
+}
+
+/**
+ * Usage first (a required source that fails stops the run before any registry work), then the
+ * scan (reading every in-use tag directly), then the pure plan.
+ */
+export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
+  const { signal, onEvent } = options;
+  const run = { ...(signal ? { signal } : {}), ...(onEvent ? { onEvent } : {}) };
+  const policy =
+    "agoMs" in options.policy || options.policy.filters.every((f) => typeof f !== "string")
+      ? (options.policy as PurgePolicy)
+      : purgePolicy(options.policy as PolicySpec);
+  if (options.sources.length === 0) onEvent?.({ type: "warning", message: NO_USAGE_SOURCES_WARNING });
+  const usages = await loadUsages(options.sources, { ...options.usage, ...run });
+  const inventory = await scan(options.registry, {
+    ...run,
+    repositories: (name) => repositorySelected(policy.filters, name),
+    usages,
+    ...(options.aliases ? { aliases: options.aliases } : {}),
+  });
+  const { plan, resolution } = planWithResolution({
+    inventory,
+    usages,
+    policy,
+    now: options.now?.() ?? new Date(),
+    ...(options.aliases ? { aliases: options.aliases } : {}),
+    registryUrl: options.registry.url,
+    registryType: options.registry.type === "acr" ? "acr" : "distribution",
+    ...(options.usageSpec ? { usage: options.usageSpec } : {}),
+    sourceCount: options.sources.length,
+  });
+  return { plan, inventory, usages, resolution };
+}

@@ -1,0 +1,109 @@
+import type { Config } from "../config/config-schema.js";
+import { ContentCache } from "../inventory/content-cache.js";
+import { parseRegistryTarget } from "../oci/reference.js";
+import { AcrRegistry } from "../registry/acr.js";
+import { acrCredentialsFromEntra, looksLikeAcr } from "../registry/acr-auth.js";
+import { DistributionRegistry } from "../registry/distribution.js";
+import { OciLayoutRegistry } from "../registry/oci-layout.js";
+import { HttpTransport } from "../registry/transport.js";
+import type { Registry } from "../registry/types.js";
+import type { RunOptions } from "./events.js";
+
+export interface OpenRegistryOptions extends RunOptions {
+  /** Plain http, or TLS without verification (plain http to a loopback address needs no flag). */
+  readonly insecure?: boolean;
+  /** A PEM CA certificate trusted besides the system ones. */
+  readonly caFile?: string;
+  /** Requests in flight at once (default 8). */
+  readonly concurrency?: number;
+  /** At most this many requests per second. */
+  readonly rps?: number;
+  /** Connect, first-byte and body timeout of each request (default 30 s). */
+  readonly timeoutMs?: number;
+  readonly username?: string;
+  readonly password?: string;
+  /** `auto` (default) uses ACR's API for *.azurecr.io hosts. */
+  readonly registryType?: "auto" | "distribution" | "acr";
+  /** For ACR without a username: the Entra identity to sign in with (settings, environment). */
+  readonly azure?: { readonly settings: Config["azure"]; readonly env?: Record<string, string | undefined> };
+  /** Where manifests and configs are cached by digest between runs; absent: no on-disk cache. */
+  readonly cacheDir?: string;
+}
+
+export type RegistryType = "distribution" | "acr" | "oci-layout";
+
+/** A registry ready to scan, plan against, apply to or restore into; close() when done. */
+export interface OpenedRegistry {
+  readonly registry: Registry;
+  /** How it was reached (`https://…`, `http://…`, `oci:DIR`), recorded in plans so apply reaches it the same way. */
+  readonly url: string;
+  readonly type: RegistryType;
+  readonly cache: ContentCache;
+  /** Requests sent so far (0 for an OCI layout). */
+  requests(): number;
+  /** Ends every request still queued or in flight. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens `oci:DIR` (a tree of OCI image layouts), `https://host[:port]`, `http://127.0.0.1:PORT` or
+ * a bare `host[:port]`; *.azurecr.io (or `registryType: "acr"`) through ACR's metadata API, signed
+ * in with the Entra identity when no username is given, as `az acr login` does.
+ */
+export async function openRegistry(url: string, options: OpenRegistryOptions = {}): Promise<OpenedRegistry> {
+  const cache = new ContentCache(options.cacheDir);
+  const target = parseRegistryTarget(url, options.insecure ?? false);
+  if (target.kind === "oci-layout") {
+    return {
+      registry: new OciLayoutRegistry(target.path),
+      url,
+      type: "oci-layout",
+      cache,
+      requests: () => 0,
+      close: async () => {},
+    };
+  }
+  const transport = new HttpTransport({
+    insecure: options.insecure ?? false,
+    ...(options.caFile ? { caFile: options.caFile } : {}),
+    concurrency: Math.max(1, options.concurrency ?? 8),
+    ...(options.rps ? { rps: options.rps } : {}),
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  let credentials =
+    options.username !== undefined && options.password !== undefined
+      ? { username: options.username, password: options.password }
+      : undefined;
+  const acr =
+    options.registryType === "acr" || (options.registryType !== "distribution" && looksLikeAcr(target.host));
+  if (acr && !credentials && options.azure) {
+    try {
+      const { azureContext } = await import("../usage/azure/azure-context.js");
+      const context = azureContext(
+        options.azure.settings,
+        options.azure.env ? { env: options.azure.env } : {},
+      );
+      credentials = await acrCredentialsFromEntra(
+        transport,
+        target,
+        context.credential,
+        options.azure.settings.tenantId,
+      );
+    } catch (error) {
+      await transport.close();
+      throw error;
+    }
+  }
+  const client = credentials ? { credentials } : {};
+  return {
+    registry: acr
+      ? new AcrRegistry(target, transport, client)
+      : new DistributionRegistry(target, transport, client),
+    url: target.baseUrl,
+    type: acr ? "acr" : "distribution",
+    cache,
+    requests: () => transport.stats.requests,
+    close: () => transport.close(),
+  };
+}

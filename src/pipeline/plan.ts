@@ -1,0 +1,96 @@
+import { UsageError } from "../errors.js";
+import type { Inventory } from "../inventory/graph.js";
+import { buildPlan } from "../plan/build-plan.js";
+import type { Plan } from "../plan/plan-schema.js";
+import { parseDuration } from "../policy/duration.js";
+import { parseFilter } from "../policy/filter.js";
+import type { PurgePolicy } from "../policy/purge-policy.js";
+import { NO_USAGE_SOURCES_WARNING } from "../usage/no-usage-sources.js";
+import { type Resolution, resolveUsages } from "../usage/resolve.js";
+import type { Usage } from "../usage/usage.js";
+
+/** A policy as a caller writes it: acr purge's words, parsed by `purgePolicy`. */
+export interface PolicySpec {
+  /** `REPO_REGEX:TAG_REGEX`, repository anchored, tag not (as acr purge). */
+  readonly filters: readonly string[];
+  /** `30d`, `1d12h`, `90m`: only manifests older than this. */
+  readonly ago?: string;
+  /** Keep the newest N distinct digests that would otherwise be deleted, per repository. */
+  readonly keep?: number;
+  readonly untagged?: boolean;
+  readonly scope?: "all" | "used-repositories";
+}
+
+/** A PurgePolicy from its written form; a filter or duration that does not parse is a UsageError. */
+export function purgePolicy(spec: PolicySpec): PurgePolicy & { readonly ago?: string } {
+  const agoMs = spec.ago === undefined ? undefined : parseDuration(spec.ago);
+  if (spec.ago !== undefined && agoMs === undefined) {
+    throw new UsageError(`--ago ${JSON.stringify(spec.ago)} is not a duration (examples: 30d, 1d12h, 90m)`);
+  }
+  return {
+    filters: spec.filters.map(parseFilter),
+    ...(agoMs !== undefined ? { agoMs, ago: spec.ago } : {}),
+    ...(spec.keep !== undefined ? { keep: spec.keep } : {}),
+    untagged: spec.untagged ?? false,
+    ...(spec.scope ? { scope: spec.scope } : {}),
+  };
+}
+
+export interface PlanInput {
+  readonly inventory: Inventory;
+  readonly usages: readonly Usage[];
+  /** Parsed (`purgePolicy(...)`) or as written. */
+  readonly policy: PurgePolicy | PolicySpec;
+  readonly now: Date;
+  /** Other names references use for this registry. */
+  readonly aliases?: readonly string[];
+  /** Recorded in the plan so that `apply` reaches the registry and re-reads the sources the same way. */
+  readonly registryUrl?: string;
+  readonly registryType?: "distribution" | "acr";
+  readonly usage?: Plan["usage"];
+  /** How many usage sources were read: with none, the plan says loudly that nothing is protected. */
+  readonly sourceCount?: number;
+}
+
+/**
+ * The decision, for every manifest of an inventory, with every reason: what to delete, in a safe
+ * order, and what to keep. Pure and synchronous: a cached or synthetic Inventory plans the same
+ * as a live one.
+ */
+export function plan(input: PlanInput): Plan {
+  return planWithResolution(input).plan;
+}
+
+/** plan(), and how the in-use references were tied to digests (for reports of who uses what). */
+export function planWithResolution(input: PlanInput): { plan: Plan; resolution: Resolution } {
+  const policy = isParsed(input.policy) ? input.policy : purgePolicy(input.policy);
+  const resolution = resolveUsages(input.inventory, input.usages, input.aliases ?? []);
+  const ago = "ago" in policy && typeof policy.ago === "string" ? policy.ago : agoText(policy.agoMs);
+  const result = buildPlan({
+    inventory: input.inventory,
+    policy,
+    resolution,
+    now: input.now,
+    ...(input.registryUrl ? { registryUrl: input.registryUrl } : {}),
+    ...(input.registryType ? { registryType: input.registryType } : {}),
+    ...(input.usage ? { usage: input.usage } : {}),
+    options: {
+      filters: policy.filters.map((f) => f.text),
+      ago,
+      keep: policy.keep ?? null,
+      untagged: policy.untagged,
+    },
+  });
+  if (input.sourceCount === 0) result.warnings.unshift(NO_USAGE_SOURCES_WARNING);
+  return { plan: result, resolution };
+}
+
+function isParsed(policy: PurgePolicy | PolicySpec): policy is PurgePolicy {
+  return policy.filters.every((f) => typeof f !== "string");
+}
+
+/** A PurgePolicy built by hand carries milliseconds; the plan records a duration acr purge would accept. */
+function agoText(ms: number | undefined): string | null {
+  if (ms === undefined) return null;
+  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${Math.round(ms / 60_000)}m`;
+}

@@ -1,0 +1,73 @@
+import type { Config, UsageSourceConfig } from "../config/config-schema.js";
+import { configSchema, usageSourceSchema } from "../config/config-schema.js";
+import { UsageError } from "../errors.js";
+import { sourceDeps, sourcesFromConfig } from "../usage/build-sources.js";
+import { parseInUseList } from "../usage/in-use-file.js";
+import { loadUsages as loadEach } from "../usage/load-usages.js";
+import type { Usage, UsageSource } from "../usage/usage.js";
+import type { RunOptions } from "./events.js";
+
+/** An in-use list given as data: one image reference per entry (what a deploy pipeline knows). */
+export interface ReferenceList {
+  readonly type: "references";
+  /** Named in every in-use reason, e.g. `deploy pipeline`. */
+  readonly name?: string;
+  readonly references: readonly string[];
+  readonly optional?: boolean;
+}
+
+/** A source as the configuration file describes it, a plain reference list, or a ready UsageSource. */
+export type SourceSpec = UsageSourceConfig | ReferenceList | UsageSource;
+
+export interface LoadUsagesOptions extends RunOptions {
+  /** Per source (default 300 s): a source that does not answer in time fails, and its requests are cancelled. */
+  readonly timeoutMs?: number;
+  /** Azure settings (cloud, subscriptions) for Azure sources, and the environment their identity reads. */
+  readonly azure?: { readonly settings?: Config["azure"]; readonly env?: Record<string, string | undefined> };
+  /** Where a `file` source named `-` reads from; without it such a source is refused. */
+  readonly readStdin?: () => Promise<string>;
+}
+
+/**
+ * Turns specs into sources that load on demand: the configuration file's shapes (validated as the
+ * file is), reference lists, or UsageSource objects as they are.
+ */
+export function usageSources(specs: readonly SourceSpec[], options: LoadUsagesOptions = {}): UsageSource[] {
+  const azure = options.azure?.settings ?? configSchema.parse({}).azure;
+  const readStdin =
+    options.readStdin ??
+    (() => Promise.reject(new UsageError("no standard input here: give the references as a list or a file")));
+  const deps = sourceDeps(azure, readStdin, options.azure?.env);
+  return specs.flatMap((spec): UsageSource[] => {
+    if ("load" in spec) return [spec];
+    if (spec.type === "references") {
+      const name = spec.name ?? "references";
+      const text = spec.references.join("\n");
+      return [{ name, optional: spec.optional ?? false, load: async () => parseInUseList(text, name) }];
+    }
+    const parsed = usageSourceSchema.safeParse(spec);
+    if (!parsed.success) {
+      throw new UsageError(
+        `usage source ${JSON.stringify((spec as { type?: unknown }).type)}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "it"}: ${i.message}`).join("; ")}`,
+      );
+    }
+    return sourcesFromConfig(parsed.data, deps);
+  });
+}
+
+/**
+ * Every image reference the sources say is in use, with who uses it. A required source that
+ * fails makes the call fail (UsageSourceError, exit 3): nothing may be decided without it. An
+ * optional one that fails is reported as a warning event and skipped.
+ */
+export async function loadUsages(
+  specs: readonly SourceSpec[],
+  options: LoadUsagesOptions = {},
+): Promise<Usage[]> {
+  const onEvent = options.onEvent;
+  return loadEach(usageSources(specs, options), {
+    warn: (message) => onEvent?.({ type: "warning", message }),
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}

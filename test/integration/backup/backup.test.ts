@@ -11,10 +11,10 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { writeTar } from "../../../src/apply/backup/archive-pack.js";
 import { openBackupTarget } from "../../../src/apply/backup/backup-target.js";
 import { restoreFromBackup } from "../../../src/apply/backup/restore.js";
 import { listTar, openTar } from "../../../src/apply/backup/tar-reader.js";
-import { writeTar } from "../../../src/apply/backup/tar-writer.js";
 import { buildImage, pushManifest } from "../../../src/fixtures/image-factory.js";
 import { type Digest, sha256Digest } from "../../../src/oci/digest.js";
 import { OciLayoutRegistry } from "../../../src/registry/oci-layout.js";

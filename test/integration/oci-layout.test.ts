@@ -12,6 +12,10 @@ const hexOf = (d: string) => d.slice("sha256:".length);
 const digestA = `sha256:${"a".repeat(64)}`;
 const digestB = `sha256:${"b".repeat(64)}`;
 
+async function* chunks(...parts: Buffer[]): AsyncIterable<Uint8Array> {
+  yield* parts;
+}
+
 describe("one OCI image layout format for the oci: registry and the backups", () => {
   it("a backup's index.json as earlier versions wrote it is rewritten byte for byte, other tools' entries kept", () => {
     const written = `${JSON.stringify(
@@ -88,10 +92,10 @@ describe("one OCI image layout format for the oci: registry and the backups", ()
     const body = Buffer.from("the real bytes");
     await expect(layout.writeBlob(sha256Digest("other bytes"), body)).rejects.toThrow(/has digest/);
     await expect(
-      layout.writeBlob(sha256Digest(body), [Buffer.from("the fake bytes")], body.byteLength),
+      layout.writeBlob(sha256Digest(body), chunks(Buffer.from("the fake bytes")), body.byteLength),
     ).rejects.toThrow(/corrupt/);
     expect(await readdir(join(layout.root, "blobs", "sha256"))).toEqual([]);
-    await layout.writeBlob(sha256Digest(body), [body], body.byteLength);
+    await layout.writeBlob(sha256Digest(body), chunks(body), body.byteLength);
     expect(await layout.listBlobs()).toEqual([sha256Digest(body)]);
     expect(JSON.parse(await readFile(join(layout.root, "oci-layout"), "utf8"))).toEqual({
       imageLayoutVersion: "1.0.0",

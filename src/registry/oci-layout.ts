@@ -10,6 +10,7 @@ import {
   REF_NAME_ANNOTATION,
 } from "../oci/image-layout.js";
 import { type Descriptor, parseManifest } from "../oci/manifest.js";
+import { DigestMismatchError } from "../oci/verified-stream.js";
 import {
   type BlobStream,
   type DeleteOutcome,
@@ -119,7 +120,7 @@ export class OciLayoutRegistry implements Registry {
       if (data instanceof Uint8Array) await layout.writeBlob(digest, data);
       else await layout.writeBlob(digest, await data.open(), data.size);
     } catch (error) {
-      if ((error as Error).name === "DigestMismatchError") throw new RegistryError((error as Error).message);
+      if (error instanceof DigestMismatchError) throw new RegistryError(error.message);
       throw error;
     }
   }

@@ -1,33 +1,20 @@
-import { createReadStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import type { Dirent } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { z } from "zod";
 import { RegistryError } from "../errors.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
+import {
+  EMPTY_IMAGE_INDEX,
+  type ImageIndex,
+  ImageLayoutDir,
+  type LayoutDescriptor,
+  REF_NAME_ANNOTATION,
+} from "../oci/image-layout.js";
 import { type Descriptor, parseManifest } from "../oci/manifest.js";
-import { MediaType } from "../oci/media-types.js";
-import { verifiedStream } from "../oci/verified-stream.js";
+import { DigestMismatchError } from "../oci/verified-stream.js";
 import type { BlobStream, DeleteOutcome, ManifestHead, ManifestResponse, Registry } from "./types.js";
 
-const REF_NAME = "org.opencontainers.image.ref.name";
-
-const indexSchema = z.object({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  manifests: z
-    .array(
-      z
-        .object({
-          mediaType: z.string(),
-          digest: z.string().refine(isDigest),
-          size: z.number(),
-          annotations: z.record(z.string(), z.string()).optional(),
-        })
-        .passthrough(),
-    )
-    .default([]),
-});
-type LayoutIndex = z.infer<typeof indexSchema>;
+const tagOf = (d: LayoutDescriptor) => d.annotations?.[REF_NAME_ANNOTATION];
 
 /**
  * A tree of OCI image layouts as a registry: every directory holding `oci-layout` and
@@ -38,7 +25,8 @@ type LayoutIndex = z.infer<typeof indexSchema>;
  */
 export class OciLayoutRegistry implements Registry {
   readonly listsUntagged = true;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** One layout per repository, kept so its index.json updates stay serialised. */
+  private readonly layouts = new Map<string, ImageLayoutDir>();
 
   constructor(
     private readonly root: string,
@@ -48,7 +36,7 @@ export class OciLayoutRegistry implements Registry {
   async *repositories(): AsyncIterable<string> {
     const found: string[] = [];
     const walk = async (dir: string): Promise<void> => {
-      let entries: import("node:fs").Dirent[];
+      let entries: Dirent[];
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (error) {
@@ -69,15 +57,13 @@ export class OciLayoutRegistry implements Registry {
 
   async *tags(repository: string): AsyncIterable<string> {
     const index = await this.readIndex(repository);
-    yield* [
-      ...new Set(index.manifests.map((d) => d.annotations?.[REF_NAME]).filter((t): t is string => !!t)),
-    ];
+    yield* [...new Set(index.manifests.map(tagOf).filter((t): t is string => !!t))];
   }
 
   async *untagged(repository: string): AsyncIterable<Digest> {
     const index = await this.readIndex(repository);
-    const tagged = new Set(index.manifests.filter((d) => d.annotations?.[REF_NAME]).map((d) => d.digest));
-    yield* new Set(index.manifests.filter((d) => !tagged.has(d.digest)).map((d) => d.digest as Digest));
+    const tagged = new Set(index.manifests.filter(tagOf).map((d) => d.digest));
+    yield* new Set(index.manifests.filter((d) => !tagged.has(d.digest)).map((d) => d.digest));
   }
 
   async headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
@@ -90,50 +76,47 @@ export class OciLayoutRegistry implements Registry {
     if (isDigest(reference)) digest = reference;
     else {
       const index = await this.readIndex(repository);
-      digest = index.manifests.find((d) => d.annotations?.[REF_NAME] === reference)?.digest as
-        | Digest
-        | undefined;
+      digest = index.manifests.find((d) => tagOf(d) === reference)?.digest;
     }
-    if (!digest) return undefined;
-    const body = await this.readBlob(repository, digest).catch(() => undefined);
-    if (!body) return undefined;
+    if (!digest || !(await this.layout(repository).hasBlob(digest))) return undefined;
+    const body = await this.getBlob(repository, digest);
     return { digest, mediaType: parseManifest(body).mediaType, body };
   }
 
   async getBlob(repository: string, digest: Digest): Promise<Buffer> {
-    const body = await this.readBlob(repository, digest);
-    if (sha256Digest(body) !== digest)
-      throw new RegistryError(`OCI layout ${repository}: blob ${digest} is corrupt`);
-    return body;
+    try {
+      return await this.layout(repository).readBlob(digest);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT")
+        throw new RegistryError(`OCI layout ${repository}: no blob ${digest}`);
+      throw new RegistryError((error as Error).message);
+    }
   }
 
   async openBlob(repository: string, digest: Digest, offset = 0): Promise<AsyncIterable<Uint8Array>> {
-    const path = this.blobPath(repository, digest);
-    await stat(path).catch(() => {
+    if (!(await this.hasBlob(repository, digest)))
       throw new RegistryError(`OCI layout ${repository}: no blob ${digest}`);
-    });
-    return createReadStream(path, { start: offset });
+    return this.layout(repository).openBlob(digest, offset);
   }
 
   async referrers(): Promise<readonly Descriptor[] | undefined> {
     return undefined;
   }
 
-  async hasBlob(repository: string, digest: Digest): Promise<boolean> {
-    return stat(this.blobPath(repository, digest)).then(
-      () => true,
-      () => false,
-    );
+  hasBlob(repository: string, digest: Digest): Promise<boolean> {
+    return this.layout(repository).hasBlob(digest);
   }
 
   async putBlob(repository: string, digest: Digest, data: Uint8Array | BlobStream): Promise<void> {
-    if (data instanceof Uint8Array && sha256Digest(data) !== digest) {
-      throw new RegistryError(`blob for ${digest} has another digest`);
+    const layout = this.layout(repository);
+    await layout.ensure();
+    try {
+      if (data instanceof Uint8Array) await layout.writeBlob(digest, data);
+      else await layout.writeBlob(digest, await data.open(), data.size);
+    } catch (error) {
+      if (error instanceof DigestMismatchError) throw new RegistryError(error.message);
+      throw error;
     }
-    await this.ensureLayout(repository);
-    const body =
-      data instanceof Uint8Array ? data : verifiedStream(await data.open(), { digest, size: data.size });
-    await atomicWrite(this.blobPath(repository, digest), body);
   }
 
   /** A tag reference is recorded in index.json; a digest reference only stores the blob (index children). */
@@ -146,49 +129,48 @@ export class OciLayoutRegistry implements Registry {
     const digest = sha256Digest(body);
     await this.putBlob(repository, digest, body);
     if (!isDigest(reference)) {
-      await this.updateIndex(repository, (index) => {
-        index.manifests = index.manifests.filter((d) => d.annotations?.[REF_NAME] !== reference);
-        index.manifests.push({
-          mediaType,
-          digest,
-          size: body.byteLength,
-          annotations: { [REF_NAME]: reference },
-        });
-      });
+      await this.layout(repository).updateIndex((index) => ({
+        manifests: [
+          ...index.manifests.filter((d) => tagOf(d) !== reference),
+          { mediaType, digest, size: body.byteLength, annotations: { [REF_NAME_ANNOTATION]: reference } },
+        ],
+      }));
     }
     return digest;
   }
 
   /** Records a stored manifest as an untagged top-level entry, as a layout can hold one. */
   async addUntagged(repository: string, digest: Digest, mediaType: string, size: number): Promise<void> {
-    await this.updateIndex(repository, (index) => {
-      if (!index.manifests.some((d) => d.digest === digest))
-        index.manifests.push({ mediaType, digest, size });
-    });
+    await this.layout(repository).updateIndex((index) =>
+      index.manifests.some((d) => d.digest === digest)
+        ? index
+        : { manifests: [...index.manifests, { mediaType, digest, size }] },
+    );
   }
 
   async deleteManifest(repository: string, digest: Digest): Promise<DeleteOutcome> {
+    const layout = this.layout(repository);
     let listed = false;
-    await this.updateIndex(repository, (index) => {
+    await layout.updateIndex((index) => {
       listed = index.manifests.some((d) => d.digest === digest);
-      index.manifests = index.manifests.filter((d) => d.digest !== digest);
+      return { manifests: index.manifests.filter((d) => d.digest !== digest) };
     });
-    const stored = await this.hasBlob(repository, digest);
+    const stored = await layout.hasBlob(digest);
     if (!listed && !stored) return "not-found";
-    await rm(this.blobPath(repository, digest), { force: true });
-    await this.collectGarbage(repository);
+    await layout.removeBlob(digest);
+    await this.collectGarbage(layout);
     return "deleted";
   }
 
   /** Removes blobs that neither index.json nor any remaining manifest reaches. */
-  private async collectGarbage(repository: string): Promise<void> {
-    await this.exclusive(repository, async () => {
-      const index = await this.readIndex(repository);
+  private async collectGarbage(layout: ImageLayoutDir): Promise<void> {
+    await layout.exclusive(async () => {
+      const index = (await layout.readIndex()) ?? EMPTY_IMAGE_INDEX;
       const reachable = new Set<string>();
-      const visit = async (digest: string): Promise<void> => {
+      const visit = async (digest: Digest): Promise<void> => {
         if (reachable.has(digest)) return;
         reachable.add(digest);
-        const body = await this.readBlob(repository, digest as Digest).catch(() => undefined);
+        const body = await layout.readBlob(digest).catch(() => undefined);
         if (!body) return;
         let manifest: ReturnType<typeof parseManifest>;
         try {
@@ -196,80 +178,37 @@ export class OciLayoutRegistry implements Registry {
         } catch {
           return; // a config or layer, not a manifest
         }
-        const refs = manifest.kind === "index" ? manifest.manifests : [manifest.config, ...manifest.layers];
-        await Promise.all(
-          refs.map((d) => (d.mediaType === MediaType.ociEmpty ? reachable.add(d.digest) : visit(d.digest))),
-        );
+        if (manifest.kind === "index") await Promise.all(manifest.manifests.map((d) => visit(d.digest)));
+        // Configs and layers reference nothing: no need to read (and hash) gigabytes to learn that.
+        else for (const d of [manifest.config, ...manifest.layers]) reachable.add(d.digest);
       };
       await Promise.all(index.manifests.map((d) => visit(d.digest)));
-      const dir = join(this.root, repository, "blobs", "sha256");
-      const files = await readdir(dir).catch(() => []);
-      await Promise.all(
-        files
-          .filter((hex) => !reachable.has(`sha256:${hex}`))
-          .map((hex) => rm(join(dir, hex), { force: true })),
-      );
+      const stored = await layout.listBlobs();
+      await Promise.all(stored.filter((d) => !reachable.has(d)).map((d) => layout.removeBlob(d)));
     });
   }
 
-  private blobPath(repository: string, digest: Digest): string {
-    return join(this.root, repository, "blobs", "sha256", digest.slice("sha256:".length));
+  /**
+   * Not durable (no fsync): a layout registry is a demo or a mirror that can be written again, and
+   * pushing an image would otherwise cost a disk flush per blob.
+   */
+  private layout(repository: string): ImageLayoutDir {
+    let layout = this.layouts.get(repository);
+    if (!layout) {
+      layout = new ImageLayoutDir(join(this.root, repository), {
+        description: `OCI layout ${repository}`,
+        durable: false,
+      });
+      this.layouts.set(repository, layout);
+    }
+    return layout;
   }
 
-  private readBlob(repository: string, digest: Digest): Promise<Buffer> {
-    return readFile(this.blobPath(repository, digest));
-  }
-
-  private async readIndex(repository: string): Promise<LayoutIndex> {
+  private async readIndex(repository: string): Promise<ImageIndex> {
     try {
-      return indexSchema.parse(JSON.parse(await readFile(join(this.root, repository, "index.json"), "utf8")));
+      return (await this.layout(repository).readIndex()) ?? EMPTY_IMAGE_INDEX;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { schemaVersion: 2, manifests: [] };
-      throw new RegistryError(`OCI layout ${repository}/index.json: ${(error as Error).message}`);
+      throw new RegistryError((error as Error).message);
     }
-  }
-
-  private async ensureLayout(repository: string): Promise<void> {
-    const dir = join(this.root, repository);
-    await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-    const marker = join(dir, "oci-layout");
-    if (!(await stat(marker).catch(() => undefined))) {
-      await writeFile(marker, JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-    }
-  }
-
-  private async updateIndex(repository: string, change: (index: LayoutIndex) => void): Promise<void> {
-    await this.exclusive(repository, async () => {
-      await this.ensureLayout(repository);
-      const index = await this.readIndex(repository);
-      change(index);
-      const out = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: index.manifests };
-      await atomicWrite(join(this.root, repository, "index.json"), JSON.stringify(out, null, 2));
-    });
-  }
-
-  /** index.json is read-modify-written: one writer per repository at a time. */
-  private exclusive<T>(repository: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(repository) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    this.locks.set(
-      repository,
-      next.catch(() => undefined),
-    );
-    return next;
-  }
-}
-
-async function atomicWrite(
-  path: string,
-  bytes: Uint8Array | string | AsyncIterable<Uint8Array>,
-): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
   }
 }

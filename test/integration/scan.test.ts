@@ -8,9 +8,9 @@ import {
   pushManifest,
   pushReferrers,
 } from "../../src/fixtures/image-factory.js";
+import { ContentCache } from "../../src/inventory/content-cache.js";
 import { scanRegistry } from "../../src/inventory/scan.js";
 import { parseFilter, repositorySelected } from "../../src/policy/filter.js";
-import { ContentCache } from "../../src/inventory/content-cache.js";
 import { connect, runCli, tempDir, uniqueRepo } from "./helpers.js";
 
 describe("scan builds the manifest graph", () => {

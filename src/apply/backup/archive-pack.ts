@@ -1,15 +1,54 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
+import { digestOfBlobPath, ImageLayoutDir, type LayoutFile, syncDir } from "../../oci/image-layout.js";
 import { ArchiveSource } from "./archive-source.js";
-import { syncDir } from "./dir-store.js";
-import type { LayoutFile } from "./layout-store.js";
-import { type TarInput, writeTar } from "./tar-writer.js";
 
-const HEX_RE = /^[a-f0-9]{64}$/;
 const LAYOUT_FILES: readonly LayoutFile[] = ["oci-layout", "index.json"];
+
+/** What goes into an archive: directories, and regular files copied from `source`. */
+export type TarInput =
+  | { readonly type: "dir"; readonly name: string }
+  | { readonly type: "file"; readonly name: string; readonly source: string };
+
+/**
+ * Writes `entries` to `path` (created or truncated) as a ustar archive (tar-stream falls back to
+ * a pax header for a name ustar cannot hold) and flushes it to disk before resolving.
+ */
+export async function writeTar(
+  path: string,
+  entries: readonly TarInput[],
+  mtime = new Date(),
+): Promise<void> {
+  const pack = tar.pack();
+  const written = pipeline(pack, createWriteStream(path, { flush: true }));
+  try {
+    for (const entry of entries) {
+      if (entry.type === "dir") {
+        const name = entry.name.endsWith("/") ? entry.name : `${entry.name}/`;
+        pack.entry({ name, type: "directory", mode: 0o755, mtime });
+        continue;
+      }
+      const { size } = await stat(entry.source);
+      const member = pack.entry({ name: entry.name, type: "file", size, mode: 0o644, mtime });
+      // The header already promised `size` bytes; a file that changed meanwhile would corrupt the archive.
+      await pipeline(createReadStream(entry.source), member).catch((error: Error) => {
+        throw new Error(
+          `${entry.source} could not be archived (did it change while being read?): ${error.message}`,
+        );
+      });
+    }
+    pack.finalize();
+  } catch (error) {
+    pack.destroy(error as Error);
+    await written.catch(() => undefined);
+    throw error;
+  }
+  await written;
+}
 
 /**
  * Packs a staged layout directory into `tarPath`: written under a temporary name, read back and
@@ -17,16 +56,20 @@ const LAYOUT_FILES: readonly LayoutFile[] = ["oci-layout", "index.json"];
  * renamed into place — an archive at `tarPath` is always complete and verified.
  */
 export async function packLayout(staging: string, tarPath: string, description: string): Promise<void> {
-  const blobDir = join(staging, "blobs", "sha256");
+  const layout = new ImageLayoutDir(staging);
   // Only whole blobs: `*.tmp` files are writes a crash interrupted.
-  const blobs = (await readdir(blobDir)).filter((n) => HEX_RE.test(n)).sort();
+  const blobs = (await layout.listBlobs()).map((d) => d.slice("sha256:".length)).sort();
   const entries: TarInput[] = [
     { type: "file", name: "oci-layout", source: join(staging, "oci-layout") },
     { type: "file", name: "index.json", source: join(staging, "index.json") },
     { type: "dir", name: "blobs" },
     { type: "dir", name: "blobs/sha256" },
     ...blobs.map(
-      (hex): TarInput => ({ type: "file", name: `blobs/sha256/${hex}`, source: join(blobDir, hex) }),
+      (hex): TarInput => ({
+        type: "file",
+        name: `blobs/sha256/${hex}`,
+        source: join(staging, "blobs", "sha256", hex),
+      }),
     ),
   ];
   const tmp = join(dirname(tarPath), `.${basename(tarPath)}.${randomBytes(6).toString("hex")}.tmp`);
@@ -86,7 +129,7 @@ export async function unpackLayout(tarPath: string, staging: string, description
   try {
     await mkdir(join(tmp, "blobs", "sha256"), { recursive: true });
     for (const [name, member] of archive.list()) {
-      const hex = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name)?.[1];
+      const hex = digestOfBlobPath(name)?.slice("sha256:".length);
       if (!hex && !LAYOUT_FILES.includes(name as LayoutFile)) continue; // anything else is not ours to keep
       const hash = createHash("sha256");
       await pipeline(

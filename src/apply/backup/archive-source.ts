@@ -1,6 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Digest } from "../../oci/digest.js";
-import { blobPathOf, type LayoutFile, type LayoutSource } from "./layout-store.js";
+import { blobPathOf, type LayoutFile } from "../../oci/image-layout.js";
+import type { LayoutSource } from "./layout-store.js";
 import { listTar, openTar, readAt, type TarMember } from "./tar-reader.js";
 
 /** Reads an OCI layout straight out of a tar archive, without unpacking it. */

@@ -1,8 +1,8 @@
 import { rm, stat } from "node:fs/promises";
+import { ImageLayoutDir } from "../../oci/image-layout.js";
 import type { RegistryReader } from "../../registry/types.js";
 import { packLayout, unpackLayout } from "./archive-pack.js";
 import type { BackupItem, BackupTarget } from "./backup-target.js";
-import { DirStore } from "./dir-store.js";
 import { LayoutWriter } from "./layout-writer.js";
 
 /** Where an `oci-archive:` backup is assembled and verified before close() packs it. */
@@ -21,7 +21,9 @@ export async function openArchiveTarget(tarPath: string): Promise<BackupTarget> 
   const description = `oci-archive:${tarPath}`;
   const staging = stagingDirOf(tarPath);
   if (!(await exists(staging)) && (await exists(tarPath))) await unpackLayout(tarPath, staging, description);
-  const writer = new LayoutWriter(await DirStore.open(staging, description), description);
+  const store = new ImageLayoutDir(staging, { description });
+  await store.ensure();
+  const writer = new LayoutWriter(store, description);
   await writer.ready();
   return new ArchiveTarget(writer, tarPath, staging, description);
 }

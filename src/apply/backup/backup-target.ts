@@ -1,8 +1,8 @@
 import type { Digest } from "../../oci/digest.js";
+import { ImageLayoutDir } from "../../oci/image-layout.js";
 import type { RegistryReader } from "../../registry/types.js";
 import { openArchiveTarget } from "./archive-target.js";
 import { describeDestination, parseBackupDestination } from "./destination.js";
-import { DirStore } from "./dir-store.js";
 import { LayoutWriter } from "./layout-writer.js";
 import { createS3Client, type S3Options, S3Store } from "./s3-store.js";
 
@@ -43,7 +43,9 @@ export async function openBackupTarget(
   const description = describeDestination(parsed, options.s3Endpoint);
   switch (parsed.kind) {
     case "dir": {
-      const writer = new LayoutWriter(await DirStore.open(parsed.path, description), description);
+      const store = new ImageLayoutDir(parsed.path, { description });
+      await store.ensure();
+      const writer = new LayoutWriter(store, description);
       await writer.ready();
       return writer;
     }

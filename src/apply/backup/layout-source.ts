@@ -1,8 +1,8 @@
 import { stat } from "node:fs/promises";
+import { ImageLayoutDir } from "../../oci/image-layout.js";
 import { ArchiveSource } from "./archive-source.js";
 import { stagingDirOf } from "./archive-target.js";
 import { type BackupDestination, describeDestination } from "./destination.js";
-import { DirStore } from "./dir-store.js";
 import type { LayoutSource } from "./layout-store.js";
 import { createS3Client, type S3Options, S3Store } from "./s3-store.js";
 
@@ -14,13 +14,13 @@ export async function openLayoutSource(
   const description = describeDestination(dest, options.s3Endpoint);
   switch (dest.kind) {
     case "dir":
-      return DirStore.existing(dest.path, description);
+      return new ImageLayoutDir(dest.path, { description });
     case "oci-archive": {
       if (await isFile(dest.path)) return ArchiveSource.open(dest.path, description);
       // No archive yet: a run that never reached close() left its verified staging layout.
       const staging = stagingDirOf(dest.path);
       if (await isFile(`${staging}/index.json`))
-        return DirStore.existing(staging, `${description} (staging ${staging})`);
+        return new ImageLayoutDir(staging, { description: `${description} (staging ${staging})` });
       throw new Error(`${description}: neither ${dest.path} nor ${staging}/ exists`);
     }
     case "s3":

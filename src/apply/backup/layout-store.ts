@@ -1,29 +1,15 @@
 import type { Digest } from "../../oci/digest.js";
+import type { HashedBlob, LayoutFile, StoredBlob } from "../../oci/image-layout.js";
 
-/** The two files of an OCI image layout besides its blobs. */
-export type LayoutFile = "index.json" | "oci-layout";
-
-/** What a stored blob looks like without reading it. */
-export interface StoredBlob {
-  readonly size: number;
-  /**
-   * Changes whenever the stored object is replaced (inode+mtime for files, ETag for S3), so a
-   * blob hashed once need not be re-read until something rewrites it.
-   */
-  readonly fingerprint: string;
-}
-
-/** The result of streaming a stored blob through sha256. */
-export interface HashedBlob extends StoredBlob {
-  readonly digest: Digest;
-}
-
-/** Read access to an OCI image layout wherever it is kept (directory, tar, S3). */
+/**
+ * Read access to a backup's OCI image layout wherever it is kept: a directory
+ * (`ImageLayoutDir`), a tar (`ArchiveSource`) or S3 (`S3Store`).
+ */
 export interface LayoutSource {
   readonly description: string;
   /** undefined when the file does not exist. */
   readFile(name: LayoutFile): Promise<Buffer | undefined>;
-  /** The stored bytes, unchecked; callers verify them against the digest. */
+  /** The stored bytes; callers verify them against the digest (a store may already have). */
   readBlob(digest: Digest): Promise<Buffer>;
   /** The stored bytes as a stream, unchecked (layers can be gigabytes). */
   openBlob(digest: Digest): Promise<AsyncIterable<Uint8Array>>;
@@ -41,8 +27,4 @@ export interface LayoutStore extends LayoutSource {
   /** Streams the stored bytes (not the ones we meant to write) through sha256. */
   hashBlob(digest: Digest): Promise<HashedBlob>;
   writeFile(name: LayoutFile, bytes: Uint8Array): Promise<void>;
-}
-
-export function blobPathOf(digest: Digest): string {
-  return `blobs/sha256/${digest.slice("sha256:".length)}`;
 }

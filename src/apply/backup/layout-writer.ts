@@ -1,16 +1,17 @@
+import { pMapSettled } from "p-map";
+import PQueue from "p-queue";
 import { type Digest, isDigest } from "../../oci/digest.js";
+import { OCI_LAYOUT_BYTES } from "../../oci/image-layout.js";
 import { verifiedStream } from "../../oci/verified-stream.js";
 import type { RegistryReader } from "../../registry/types.js";
 import type { BackupItem, BackupTarget } from "./backup-target.js";
-import { mapLimit, SerialQueue } from "./concurrency.js";
 import { type TreeBlob, walkImage } from "./image-tree.js";
 import {
   type BackupEntry,
-  EMPTY_INDEX,
-  type LayoutIndex,
-  OCI_LAYOUT_FILE,
-  parseLayoutIndex,
-  serializeLayoutIndex,
+  type BackupIndex,
+  EMPTY_BACKUP_INDEX,
+  parseBackupIndex,
+  serializeBackupIndex,
   withEntry,
 } from "./layout-index.js";
 import type { LayoutStore } from "./layout-store.js";
@@ -26,7 +27,7 @@ const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
  * claim that an item is backed up, so a failure at any earlier point leaves no such claim.
  */
 export class LayoutWriter implements BackupTarget {
-  private index: LayoutIndex = EMPTY_INDEX;
+  private index: BackupIndex = EMPTY_BACKUP_INDEX;
   private opening: Promise<void> | undefined;
   private closed = false;
   /** Writes in progress, so concurrent items sharing a layer fetch and store it once. */
@@ -35,7 +36,8 @@ export class LayoutWriter implements BackupTarget {
   private readonly hashing = new Map<string, Promise<void>>();
   /** Blobs hashed correct in this session, with the fingerprint of the object that was hashed. */
   private readonly verified = new Map<Digest, string>();
-  private readonly indexWrites = new SerialQueue();
+  /** index.json is rewritten from `this.index`: one rewrite at a time, in call order. */
+  private readonly indexWrites = new PQueue({ concurrency: 1 });
   private readonly running = new Set<Promise<void>>();
 
   constructor(
@@ -77,9 +79,10 @@ export class LayoutWriter implements BackupTarget {
 
   private async open(): Promise<void> {
     const existing = await this.store.readFile("index.json");
-    if (existing) this.index = parseLayoutIndex(existing, this.description);
-    if (!(await this.store.readFile("oci-layout"))) await this.store.writeFile("oci-layout", OCI_LAYOUT_FILE);
-    if (!existing) await this.store.writeFile("index.json", serializeLayoutIndex(this.index));
+    if (existing) this.index = parseBackupIndex(existing, this.description);
+    if (!(await this.store.readFile("oci-layout")))
+      await this.store.writeFile("oci-layout", OCI_LAYOUT_BYTES);
+    if (!existing) await this.store.writeFile("index.json", serializeBackupIndex(this.index));
   }
 
   private async copyAndVerify(item: BackupItem, source: RegistryReader): Promise<void> {
@@ -91,7 +94,7 @@ export class LayoutWriter implements BackupTarget {
         throw new Error(`manifest ${item.repository}@${digest} does not exist in the source registry`);
       return { body: got.body, mediaType: got.mediaType };
     });
-    await mapLimit(tree.blobs, this.concurrency, (b) =>
+    await settleAll(tree.blobs, this.concurrency, (b) =>
       this.ensureBlob(b, async () =>
         // A connection that breaks mid-blob is continued where it broke, not the item failed.
         resumableRead(
@@ -106,9 +109,9 @@ export class LayoutWriter implements BackupTarget {
       size: m.body.byteLength,
       body: m.body,
     }));
-    await mapLimit(manifests, this.concurrency, (m) => this.ensureBlob(m, async () => [m.body]));
+    await settleAll(manifests, this.concurrency, (m) => this.ensureBlob(m, async () => [m.body]));
     // Only now, with everything written, re-read it all: what counts is what the store holds.
-    await mapLimit([...tree.blobs, ...manifests], this.concurrency, (b) => this.verifyBlob(b));
+    await settleAll([...tree.blobs, ...manifests], this.concurrency, (b) => this.verifyBlob(b));
     const root = tree.manifests.at(-1);
     if (!root) throw new Error(`manifest ${item.digest} yielded nothing to back up`);
     await this.record({
@@ -179,9 +182,9 @@ export class LayoutWriter implements BackupTarget {
 
   /** One index.json rewrite at a time, each from the latest state, so no concurrent item is lost. */
   private record(entry: BackupEntry): Promise<void> {
-    return this.indexWrites.run(async () => {
+    return this.indexWrites.add(async () => {
       const next = withEntry(this.index, entry);
-      await this.store.writeFile("index.json", serializeLayoutIndex(next));
+      await this.store.writeFile("index.json", serializeBackupIndex(next));
       this.index = next; // only after the write: a failed write must not reach a later rewrite
     });
   }
@@ -194,4 +197,19 @@ function checkItem(item: BackupItem): void {
   // Tags are stored comma-separated; the tag grammar rules commas out, so check it here.
   const bad = item.tags.find((t) => !TAG_RE.test(t));
   if (bad !== undefined) throw new Error(`invalid tag ${JSON.stringify(bad)} for ${item.repository}`);
+}
+
+/**
+ * Runs `work` over `items`, at most `concurrency` at a time, and rejects with the first failure (in
+ * item order) only once every item has settled: no write is still running when the caller reports
+ * the failure and, say, a retry begins.
+ */
+async function settleAll<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  const settled = await pMapSettled(items, work, { concurrency });
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 }

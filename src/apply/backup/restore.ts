@@ -1,11 +1,11 @@
+import { pMapSettled } from "p-map";
 import type { Digest } from "../../oci/digest.js";
 import { verifiedStream } from "../../oci/verified-stream.js";
 import type { Registry } from "../../registry/types.js";
-import { mapLimit } from "./concurrency.js";
 import { parseBackupDestination } from "./destination.js";
 import { selectEntries } from "./image-selector.js";
 import { type TreeManifest, walkImage } from "./image-tree.js";
-import { type BackupEntry, parseLayoutIndex } from "./layout-index.js";
+import { type BackupEntry, parseBackupIndex } from "./layout-index.js";
 import { openLayoutSource } from "./layout-source.js";
 import type { LayoutSource } from "./layout-store.js";
 import type { S3Options } from "./s3-store.js";
@@ -40,7 +40,7 @@ export async function restoreFromBackup(
   try {
     const bytes = await source.readFile("index.json");
     if (!bytes) throw new Error(`${source.description} has no index.json: it is not a regsweep backup`);
-    const entries = selectEntries(parseLayoutIndex(bytes, source.description).entries, options.images);
+    const entries = selectEntries(parseBackupIndex(bytes, source.description).entries, options.images);
     const results: RestoreResult[] = [];
     // One image at a time, in backup order: if a tag was recorded on several digests, the most
     // recently backed-up one is pushed last.
@@ -63,16 +63,23 @@ async function restoreEntry(entry: BackupEntry, source: LayoutSource, to: Regist
   let pushed = 0;
   try {
     const tree = await walkImage(entry, async (digest) => ({ body: await source.readBlob(digest) }));
-    await mapLimit(tree.blobs, 4, async (blob) => {
-      if (await to.hasBlob(repo, blob.digest)) return;
-      // Streamed and checked on the way: corrupt backup bytes fail the upload, never land.
-      await to.putBlob(repo, blob.digest, {
-        size: blob.size,
-        open: async () =>
-          verifiedStream(await source.openBlob(blob.digest), blob, `blob in ${source.description}`),
-      });
-      pushed++;
-    });
+    // Every upload settles before the image is reported: none is still running when the next starts.
+    const uploads = await pMapSettled(
+      tree.blobs,
+      async (blob) => {
+        if (await to.hasBlob(repo, blob.digest)) return;
+        // Streamed and checked on the way: corrupt backup bytes fail the upload, never land.
+        await to.putBlob(repo, blob.digest, {
+          size: blob.size,
+          open: async () =>
+            verifiedStream(await source.openBlob(blob.digest), blob, `blob in ${source.description}`),
+        });
+        pushed++;
+      },
+      { concurrency: 4 },
+    );
+    const failed = uploads.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
     for (const m of tree.manifests) {
       if (await to.headManifest(repo, m.digest)) continue;
       await pushVerbatim(to, repo, m);

@@ -3,13 +3,8 @@ import { Readable } from "node:stream";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { Digest } from "../../oci/digest.js";
-import {
-  blobPathOf,
-  type HashedBlob,
-  type LayoutFile,
-  type LayoutStore,
-  type StoredBlob,
-} from "./layout-store.js";
+import { blobPathOf, type HashedBlob, type LayoutFile, type StoredBlob } from "../../oci/image-layout.js";
+import type { LayoutStore } from "./layout-store.js";
 
 export interface S3Options {
   /** An S3-compatible endpoint (MinIO, Ceph, s3rver …); AWS itself when absent. */

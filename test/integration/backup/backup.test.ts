@@ -11,10 +11,10 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { writeTar } from "../../../src/apply/backup/archive-pack.js";
 import { openBackupTarget } from "../../../src/apply/backup/backup-target.js";
 import { restoreFromBackup } from "../../../src/apply/backup/restore.js";
-import { listTar, openTar } from "../../../src/apply/backup/tar-reader.js";
-import { writeTar } from "../../../src/apply/backup/tar-writer.js";
+import { listTar, openTar, readAt } from "../../../src/apply/backup/tar-reader.js";
 import { buildImage, pushManifest } from "../../../src/fixtures/image-factory.js";
 import { type Digest, sha256Digest } from "../../../src/oci/digest.js";
 import { OciLayoutRegistry } from "../../../src/registry/oci-layout.js";
@@ -457,6 +457,24 @@ describe("archives, S3 multipart, selection and tags", () => {
     try {
       const [member] = await listTar(file);
       expect(member).toMatchObject({ name: longName, size: 5 });
+    } finally {
+      await file.close();
+    }
+  });
+
+  it("a name too long for ustar's prefix field goes into a pax header and reads back with system tar and our reader", async () => {
+    const dir = await tempDir();
+    const source = join(dir, "payload");
+    await writeFile(source, "hello pax");
+    const longName = `${"d".repeat(200)}/${"f".repeat(120)}`;
+    const tar = join(dir, "pax.tar");
+    await writeTar(tar, [{ type: "file", name: longName, source }]);
+    expect((await run("tar", ["-tf", tar])).stdout.trim()).toBe(longName);
+    const file = await openTar(tar);
+    try {
+      const members = (await listTar(file)).filter((m) => m.type === "0");
+      expect(members).toEqual([expect.objectContaining({ name: longName, size: 9 })]);
+      expect((await readAt(file, members[0]?.offset ?? 0, 9)).toString()).toBe("hello pax");
     } finally {
       await file.close();
     }

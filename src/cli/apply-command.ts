@@ -9,7 +9,7 @@ import {
   NO_USAGE_SOURCES_WARNING,
   planHadUsageSources,
   refuseDeletionWithoutSources,
-} from "../usage/no-usage-sources.js";
+} from "../plan/no-usage-sources.js";
 import { runApplyInTerminal } from "./apply-run.js";
 import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { identityOf, redactedConfiguration } from "./run-record.js";

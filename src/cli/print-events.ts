@@ -1,5 +1,5 @@
 import type { PipelineEvent } from "../pipeline/events.js";
-import { NO_USAGE_SOURCES_WARNING } from "../usage/no-usage-sources.js";
+import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 
 /** Warnings of the pipeline, as the CLI shows them on stderr. */
 export function printWarnings(event: PipelineEvent): void {

@@ -12,7 +12,7 @@ import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
 import { sourceTimeoutMs } from "../usage/load-usages.js";
-import { refuseDeletionWithoutSources } from "../usage/no-usage-sources.js";
+import { refuseDeletionWithoutSources } from "../plan/no-usage-sources.js";
 import { setAsideNote } from "../usage/set-aside-note.js";
 import { runApplyInTerminal } from "./apply-run.js";
 import { printWarnings } from "./print-events.js";

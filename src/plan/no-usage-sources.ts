@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.js";
-import type { Plan } from "../plan/plan-schema.js";
+import type { Plan } from "./plan-schema.js";
 
 const ADD_A_SOURCE = "pass --in-use-file FILE, --kubeconfig FILE, or a --config with usage sources";
 

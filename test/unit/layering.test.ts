@@ -43,7 +43,7 @@ describe("layering", () => {
     for (const file of files(SRC)) {
       const from = unitOf(file);
       const text = readFileSync(file, "utf8");
-      for (const m of text.matchAll(/from "(\.[^"]+)"/g)) {
+      for (const m of text.matchAll(/(?:from\s*|import\s*\(?\s*)"(\.[^"]+)"/g)) {
         const target = normalize(join(dirname(file), m[1] as string));
         const to = unitOf(target);
         if (to === from || BASE.has(to) || from === "index") continue;

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 
 /** A content digest in canonical `sha256:<64 hex>` form; parse with parseDigest at the edge. */
-export type Digest = `sha256:${string}` & { readonly __digest: unique symbol };
+export type Digest = `sha256:${string}` & { readonly __brand: "Digest" };
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 

@@ -1,0 +1,42 @@
+/**
+ * regsweep as a library: the same pipeline the CLI runs. Open a registry, load what is in use,
+ * scan, plan (pure), write and read plans, apply them with backup, journal and re-check, restore.
+ * Every call takes an options object with `signal` (cancel) and `onEvent` (warnings, progress).
+ */
+export type { ItemResult, ItemStatus } from "./apply/execute-plan.js";
+export type { Config, UsageSourceConfig } from "./config/config-schema.js";
+export {
+  AbortedError,
+  ExitCode,
+  exitCodeOf,
+  RegistryError,
+  UsageError,
+  UsageSourceError,
+} from "./errors.js";
+export type { AgeSource, BlobRef, Inventory, ManifestNode, RepositoryInventory } from "./inventory/graph.js";
+export type { Digest } from "./oci/digest.js";
+export { type ImageReference, parseReference } from "./oci/reference.js";
+export { type ApplyCounts, type ApplyOptions, type ApplyResult, apply, planId } from "./pipeline/apply.js";
+export type { OnEvent, PipelineEvent, RunOptions } from "./pipeline/events.js";
+export { type MadePlan, type MakePlanOptions, makePlan } from "./pipeline/make-plan.js";
+export {
+  type OpenedRegistry,
+  type OpenRegistryOptions,
+  openRegistry,
+  type RegistryType,
+} from "./pipeline/open-registry.js";
+export { type PlanInput, type PolicySpec, plan, purgePolicy } from "./pipeline/plan.js";
+export { readPlan, writePlan } from "./pipeline/plan-file.js";
+export { type RestoreOptions, type RestoreResult, restore } from "./pipeline/restore.js";
+export { type ScanOptions, scan } from "./pipeline/scan.js";
+export {
+  type LoadUsagesOptions,
+  loadUsages,
+  type ReferenceList,
+  type SourceSpec,
+  usageSources,
+} from "./pipeline/usages.js";
+export type { DeleteEntry, KeepEntry, Plan } from "./plan/plan-schema.js";
+export type { Filter } from "./policy/filter.js";
+export type { PurgePolicy } from "./policy/purge-policy.js";
+export type { Usage, UsageSource } from "./usage/usage.js";

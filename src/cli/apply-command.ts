@@ -2,14 +2,14 @@ import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
 import { canonicalHost } from "../oci/reference.js";
 import { readPlan } from "../pipeline/plan-file.js";
-import { parseDuration } from "../policy/duration.js";
-import { refuseSharedStdin } from "../usage/build-sources.js";
-import { sourceTimeoutMs } from "../usage/load-usages.js";
 import {
   NO_USAGE_SOURCES_WARNING,
   planHadUsageSources,
   refuseDeletionWithoutSources,
 } from "../plan/no-usage-sources.js";
+import { parseDuration } from "../policy/duration.js";
+import { refuseSharedStdin } from "../usage/build-sources.js";
+import { sourceTimeoutMs } from "../usage/load-usages.js";
 import { runApplyInTerminal } from "./apply-run.js";
 import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { identityOf, redactedConfiguration } from "./run-record.js";

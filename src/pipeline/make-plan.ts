@@ -1,8 +1,8 @@
 import type { Inventory } from "../inventory/graph.js";
+import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { repositorySelected } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
-import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import type { Resolution } from "../usage/resolve.js";
 import type { Usage } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";

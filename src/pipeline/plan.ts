@@ -1,11 +1,11 @@
 import { UsageError } from "../errors.js";
 import type { Inventory } from "../inventory/graph.js";
 import { buildPlan } from "../plan/build-plan.js";
+import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { parseDuration } from "../policy/duration.js";
 import { parseFilter } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
-import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import { type Resolution, resolveUsages } from "../usage/resolve.js";
 import type { Usage } from "../usage/usage.js";
 

@@ -1,6 +1,6 @@
+import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import type { DeleteEntry, KeepEntry, Plan } from "../plan/plan-schema.js";
 import { short } from "../policy/purge-policy.js";
-import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import { formatBytes } from "./format-bytes.js";
 
 /** The human-readable plan: per repository what goes, what stays and why, and the totals. */

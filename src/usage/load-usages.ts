@@ -1,4 +1,4 @@
-import { UsageError, UsageSourceError } from "../errors.js";
+import { AbortedError, UsageError, UsageSourceError } from "../errors.js";
 import type { Usage, UsageSource } from "./usage.js";
 
 export interface LoadUsagesOptions {
@@ -35,6 +35,8 @@ export async function loadUsages(
       return;
     }
     const error = result.reason as Error;
+    // Cancelled is not failed: the caller asked to stop, optional source or not.
+    if (error instanceof AbortedError) throw error;
     if (error instanceof UsageError || error instanceof UsageSourceError) {
       if (!source.optional) throw error;
     } else if (!source.optional) {
@@ -74,7 +76,7 @@ async function withTimeout(
       timeoutMs,
     );
     timer.unref();
-    onRunAbort = () => fail(new UsageSourceError(source.name, "the run was cancelled"));
+    onRunAbort = () => fail(new AbortedError(`usage source ${source.name}: the run was cancelled`));
     if (runSignal?.aborted) onRunAbort();
     else runSignal?.addEventListener("abort", onRunAbort, { once: true });
   });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load-config.js";
+import { AbortedError } from "../../src/errors.js";
 import { imageOfCustomImageSetting, imagesOfFxVersion } from "../../src/usage/azure/fx-version.js";
 import { referenceOfImageId } from "../../src/usage/image-id.js";
 import { imagesOf } from "../../src/usage/kubernetes-images.js";
@@ -185,7 +186,8 @@ describe("loading usage sources", () => {
     const run = new AbortController();
     const loading = loadUsages([a.source, b.source], { signal: run.signal, timeoutMs: 60_000 });
     run.abort();
-    await expect(loading).rejects.toThrow(/usage source kubernetes a failed: the run was cancelled/);
+    await expect(loading).rejects.toThrow(/usage source kubernetes a: the run was cancelled/);
+    await expect(loading).rejects.toBeInstanceOf(AbortedError);
     expect(a.seen.aborted && b.seen.aborted).toBe(true);
   });
 });

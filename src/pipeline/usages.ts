@@ -7,6 +7,9 @@ import { loadUsages as loadEach } from "../usage/load-usages.js";
 import type { Usage, UsageSource } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";
 
+/** How long one source may take unless told otherwise (the CLI reads REGSWEEP_SOURCE_TIMEOUT_SECONDS). */
+const DEFAULT_SOURCE_TIMEOUT_MS = 300_000;
+
 /** An in-use list given as data: one image reference per entry (what a deploy pipeline knows). */
 export interface ReferenceList {
   readonly type: "references";
@@ -67,7 +70,7 @@ export async function loadUsages(
   const onEvent = options.onEvent;
   return loadEach(usageSources(specs, options), {
     warn: (message) => onEvent?.({ type: "warning", message }),
-    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    timeoutMs: options.timeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS,
     ...(options.signal ? { signal: options.signal } : {}),
   });
 }

@@ -2,9 +2,9 @@ import { AbortedError, UsageError, UsageSourceError } from "../errors.js";
 import type { Usage, UsageSource } from "./usage.js";
 
 export interface LoadUsagesOptions {
-  /** Where an optional source's failure is reported; default stderr. */
+  /** Where an optional source's failure is reported (default: nowhere; the pipeline turns it into an event). */
   readonly warn?: (message: string) => void;
-  /** Per source; default REGSWEEP_SOURCE_TIMEOUT_SECONDS (300 s). */
+  /** Per source; default 300 s (the CLI reads REGSWEEP_SOURCE_TIMEOUT_SECONDS). */
   readonly timeoutMs?: number;
   /** The run's signal: aborting it aborts every source still loading. */
   readonly signal?: AbortSignal;
@@ -24,8 +24,8 @@ export async function loadUsages(
   sources: readonly UsageSource[],
   options: LoadUsagesOptions = {},
 ): Promise<Usage[]> {
-  const warn = options.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
-  const timeoutMs = options.timeoutMs ?? sourceTimeoutMs();
+  const warn = options.warn ?? (() => {});
+  const timeoutMs = options.timeoutMs ?? 300_000;
   const loaded = await Promise.allSettled(sources.map((s) => withTimeout(s, timeoutMs, options.signal)));
   const usages: Usage[] = [];
   loaded.forEach((result, i) => {

@@ -1,5 +1,6 @@
 import type { Inventory, ManifestNode } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
+import { judgeTag, type PullRequestRule } from "../policy/pull-request-rule.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import { decideRepository } from "../policy/purge-policy.js";
 import type { Decision } from "../policy/reasons.js";
@@ -78,6 +79,7 @@ export function buildPlan(input: PlanInput): Plan {
         ];
       })
     : [];
+  const pullRequests = policy.pullRequests ? pullRequestTags(policy.pullRequests, deleted, kept) : undefined;
   return {
     version: 1,
     registry: inventory.registry,
@@ -101,6 +103,60 @@ export function buildPlan(input: PlanInput): Plan {
     keep: keepEntries,
     warnings,
     oldInUse: oldInUse.sort((a, b) => a.created.localeCompare(b.created)),
+    ...(pullRequests ? { pullRequests } : {}),
+  };
+}
+
+type Decided = { repository: string; node: ManifestNode; decision: Decision };
+
+/** Every pull-request tag, deleted or preserved, with its PR, status and (when preserved) why. */
+function pullRequestTags(
+  rule: PullRequestRule,
+  deleted: readonly Decided[],
+  kept: readonly Decided[],
+): NonNullable<Plan["pullRequests"]> {
+  const rows = (list: readonly Decided[]) =>
+    list.flatMap(({ repository, node, decision }) =>
+      node.tags.flatMap((tag) => {
+        const verdict = judgeTag(tag, rule);
+        return verdict.kind === "not-a-pull-request-tag"
+          ? []
+          : [{ repository, tag, node, decision, verdict }];
+      }),
+    );
+  const order = (a: { repository: string; tag: string }, b: { repository: string; tag: string }) =>
+    a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag);
+  return {
+    provider: rule.provider,
+    deleted: rows(deleted)
+      .map(({ repository, tag, node, verdict }) => ({
+        repository,
+        tag,
+        pr: "pr" in verdict ? verdict.pr : 0,
+        status: "status" in verdict ? verdict.status : "unknown",
+        digest: node.digest,
+      }))
+      .sort(order),
+    preserved: rows(kept)
+      .map(({ repository, tag, node, decision, verdict }) => {
+        // The strongest reason first: in use beats an open PR, which beats any other rule.
+        const inUse = decision.reasons.find((r) => r.rule === "in-use");
+        const pr = decision.reasons.find(
+          (r) => r.rule.startsWith("pull-request") || r.rule === "not-a-pull-request-tag",
+        );
+        const why = inUse
+          ? `in use: ${inUse.source ?? inUse.detail}`
+          : ((pr ?? decision.reasons[0])?.detail ?? "kept");
+        return {
+          repository,
+          tag,
+          pr: "pr" in verdict ? verdict.pr : 0,
+          status: "status" in verdict ? verdict.status : null,
+          reason: why,
+          digest: node.digest,
+        };
+      })
+      .sort(order),
   };
 }
 

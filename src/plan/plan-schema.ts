@@ -65,6 +65,34 @@ export const planSchema = z.object({
   delete: z.array(deleteEntrySchema),
   keep: z.array(keepEntrySchema),
   warnings: z.array(z.string()),
+  /**
+   * With a pull-request rule: every pull-request tag looked at, as the PR cleanup script printed them —
+   * the ones deleted (their PR closed) and the ones preserved, with why.
+   */
+  pullRequests: z
+    .object({
+      provider: z.string(),
+      deleted: z.array(
+        z.object({
+          repository: z.string(),
+          tag: z.string(),
+          pr: z.number().int(),
+          status: z.string(),
+          digest,
+        }),
+      ),
+      preserved: z.array(
+        z.object({
+          repository: z.string(),
+          tag: z.string(),
+          pr: z.number().int(),
+          status: z.string().nullable(),
+          reason: z.string(),
+          digest,
+        }),
+      ),
+    })
+    .optional(),
   /** Kept because in use although older than --ago: the images teams should move off, and who uses them. */
   oldInUse: z
     .array(

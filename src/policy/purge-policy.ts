@@ -2,6 +2,7 @@ import type { ManifestNode, RepositoryInventory } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 import type { Usage } from "../usage/usage.js";
 import type { Filter } from "./filter.js";
+import { judgeTag, type PullRequestRule } from "./pull-request-rule.js";
 import type { Decision, DeleteRule, KeepRule, Reason } from "./reasons.js";
 
 export interface PurgePolicy {
@@ -14,6 +15,11 @@ export interface PurgePolicy {
   readonly untagged: boolean;
   /** used-repositories: delete only in repositories some usage source references (the AKS script's rule). */
   readonly scope?: "all" | "used-repositories";
+  /**
+   * Tags of closed pull requests: with it, a tagged manifest goes only when every tag on it names a
+   * pull request whose status is in deleteWhen; an open PR, an unreadable status or any other tag keeps it.
+   */
+  readonly pullRequests?: PullRequestRule;
 }
 
 type Selection =
@@ -175,6 +181,11 @@ function select(
       rule: "tags-matched",
       detail: `tag ${n.tags.join(", ")} matches ${filters.map((f) => f.text).join(" or ")}`,
     });
+    if (policy.pullRequests) {
+      const pr = judgePullRequestTags(n.tags, policy.pullRequests);
+      if (!pr.selected) return pr;
+      reasons.push(...pr.reasons);
+    }
   } else {
     if (!policy.untagged) {
       return {
@@ -210,6 +221,45 @@ function select(
     reasons.push({ rule: "orphan-referrer", detail: `its subject ${short(n.subject)} no longer exists` });
   }
   return { selected: true, reasons };
+}
+
+/** Every tag must name a closed pull request; the first one that does not keeps the manifest, saying why. */
+function judgePullRequestTags(tags: readonly string[], rule: PullRequestRule): Selection {
+  const closed: string[] = [];
+  for (const tag of [...tags].sort()) {
+    const v = judgeTag(tag, rule);
+    if (v.kind === "not-a-pull-request-tag") {
+      return {
+        selected: false,
+        reason: {
+          rule: "not-a-pull-request-tag",
+          detail: `tag ${tag} names no pull request (${rule.pattern.source})`,
+        },
+      };
+    }
+    if (v.kind === "unknown") {
+      return {
+        selected: false,
+        reason: {
+          rule: "pull-request-status-unknown",
+          detail: `PR ${v.pr} (tag ${tag}): status could not be read, so it stays: ${v.error}`,
+        },
+      };
+    }
+    if (v.kind === "open") {
+      return {
+        selected: false,
+        reason: { rule: "pull-request-open", detail: `PR ${v.pr} (tag ${tag}) is ${v.status}` },
+      };
+    }
+    closed.push(`PR ${v.pr} is ${v.status}`);
+  }
+  return {
+    selected: true,
+    reasons: [
+      { rule: "pull-request-closed", detail: `${[...new Set(closed)].join(", ")} (${rule.provider})` },
+    ],
+  };
 }
 
 function ancestors(digest: Digest, parents: ReadonlyMap<Digest, Digest[]>): Set<Digest> {

@@ -11,11 +11,15 @@ export type KeepRule =
   | "untagged-not-selected"
   | "too-recent"
   | "age-unknown"
-  | "keep-newest";
+  | "keep-newest"
+  | "not-a-pull-request-tag"
+  | "pull-request-open"
+  | "pull-request-status-unknown";
 
 /** Why a manifest is deleted; every deleted manifest has at least one. */
 export type DeleteRule =
   | "tags-matched"
+  | "pull-request-closed"
   | "untagged"
   | "older-than"
   | "orphan-referrer"

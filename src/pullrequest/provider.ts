@@ -8,7 +8,14 @@
  * - Azure DevOps: `active`, `abandoned`, `completed`, `notSet`;
  * - GitHub: `open`, `closed` (closed without merging), `merged`.
  */
-export type PullRequestStatus = "active" | "abandoned" | "completed" | "notSet" | "open" | "closed" | "merged";
+export type PullRequestStatus =
+  | "active"
+  | "abandoned"
+  | "completed"
+  | "notSet"
+  | "open"
+  | "closed"
+  | "merged";
 
 export interface PullRequestProvider {
   /** Names the provider in reasons and errors, e.g. `azure-devops https://dev.azure.com/contoso/shop`. */

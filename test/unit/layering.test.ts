@@ -15,6 +15,7 @@ const LAYERS = [
   "inventory",
   "config",
   "usage",
+  "pullrequest",
   "policy",
   "plan",
   "apply",

@@ -78,6 +78,7 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
     inUse: plan.keep.filter((k) => k.reasons.some((r) => r.rule === "in-use")),
     oldInUse: plan.oldInUse,
     warnings: plan.warnings,
+    ...(plan.pullRequests ? { pullRequests: plan.pullRequests } : {}),
   };
   await mkdir(dir, { recursive: true });
   const stamp = input.startedAt

@@ -57,6 +57,57 @@ export const usageSourceSchema = z.discriminatedUnion("type", [
 ]);
 export type UsageSourceConfig = z.infer<typeof usageSourceSchema>;
 
+export const PULL_REQUEST_STATUSES = [
+  "active",
+  "abandoned",
+  "completed",
+  "notSet",
+  "open",
+  "closed",
+  "merged",
+] as const;
+
+/** Tags of closed pull requests go (SEEDS 002): which provider, which PRs, which tags. */
+export const pullRequestRuleSchema = z
+  .object({
+    provider: z.enum(["azure-devops", "github"]),
+    organization: z
+      .string()
+      .describe("azure-devops: the organization URL (https://dev.azure.com/contoso); github: owner/repo"),
+    project: z.string().optional().describe("azure-devops: the project holding the pull requests"),
+    baseUrl: z
+      .string()
+      .optional()
+      .describe("github: the API of GitHub Enterprise (https://ghe.example.com/api/v3)"),
+    tagPattern: z
+      .string()
+      .default("^PR(\\d+)")
+      .describe("first capture group = PR number; matched case-insensitively"),
+    deleteWhen: z
+      .array(z.enum(PULL_REQUEST_STATUSES))
+      .optional()
+      .describe(
+        "statuses whose tags go; default azure-devops [abandoned, completed], github [closed, merged]",
+      ),
+    action: z
+      .enum(["delete"])
+      .default("delete")
+      .describe("delete: the manifests whose every tag names a closed PR"),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.provider === "azure-devops" && !rule.project)
+      ctx.addIssue({ code: "custom", path: ["project"], message: "azure-devops needs the project" });
+    if (rule.provider === "github" && !/^[^/\s]+\/[^/\s]+$/.test(rule.organization))
+      ctx.addIssue({ code: "custom", path: ["organization"], message: "github needs owner/repo" });
+    try {
+      new RegExp(rule.tagPattern);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", path: ["tagPattern"], message: (error as Error).message });
+    }
+  });
+export type PullRequestRuleConfig = z.infer<typeof pullRequestRuleSchema>;
+
 export const AZURE_CLOUDS = ["AzurePublicCloud", "AzureUSGovernment", "AzureChinaCloud"] as const;
 
 export const configSchema = z
@@ -90,9 +141,13 @@ export const configSchema = z
           .enum(["all", "used-repositories"])
           .default("all")
           .describe("used-repositories: only delete in repositories some usage source references"),
+        rules: z
+          .array(z.object({ pullRequest: pullRequestRuleSchema }).strict())
+          .max(1, "one pullRequest rule per configuration")
+          .default([]),
       })
       .strict()
-      .default({ filters: [".*:.*"], untagged: false, scope: "all" }),
+      .default({ filters: [".*:.*"], untagged: false, scope: "all", rules: [] }),
     azure: z
       .object({
         cloud: z.enum(AZURE_CLOUDS).default("AzurePublicCloud"),

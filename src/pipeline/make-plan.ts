@@ -8,6 +8,7 @@ import type { Usage } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";
 import type { OpenedRegistry } from "./open-registry.js";
 import { type PolicySpec, planWithResolution, purgePolicy } from "./plan.js";
+import { lookUpPullRequests, type PullRequestSpec } from "./pull-requests.js";
 import { scan } from "./scan.js";
 import { type LoadUsagesOptions, loadUsages, type SourceSpec } from "./usages.js";
 
@@ -19,6 +20,8 @@ export interface MakePlanOptions extends RunOptions {
   readonly usage?: Omit<LoadUsagesOptions, "signal" | "onEvent">;
   readonly policy: PurgePolicy | PolicySpec;
   readonly aliases?: readonly string[];
+  /** Delete the images of closed pull requests (their statuses are looked up after the scan). */
+  readonly pullRequests?: PullRequestSpec;
   /** The sources as the plan records them, for apply to read again. */
   readonly usageSpec?: Plan["usage"];
   readonly now?: () => Date;
@@ -50,10 +53,13 @@ export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
     usages,
     ...(options.aliases ? { aliases: options.aliases } : {}),
   });
+  const withPullRequests = options.pullRequests
+    ? { ...policy, pullRequests: await lookUpPullRequests(inventory, options.pullRequests, run) }
+    : policy;
   const { plan, resolution } = planWithResolution({
     inventory,
     usages,
-    policy,
+    policy: withPullRequests,
     now: options.now?.() ?? new Date(),
     ...(options.aliases ? { aliases: options.aliases } : {}),
     registryUrl: options.registry.url,

@@ -39,6 +39,21 @@ ${[...del.map((d) => row("delete", d)), ...keep.map((k) => row("keep", k))].join
         )
         .join("")}</ul>`
     : "";
+  const pr = plan.pullRequests;
+  const prRows = (
+    rows: readonly { repository: string; tag: string; pr: number; status: string | null; reason?: string }[],
+  ) =>
+    rows
+      .map(
+        (r) =>
+          `<tr><td><code>${escapeHtml(r.repository)}:${escapeHtml(r.tag)}</code></td><td>PR ${r.pr}</td><td>${escapeHtml(r.status ?? "status unknown")}</td><td>${escapeHtml(r.reason ?? "")}</td></tr>`,
+      )
+      .join("");
+  const pullRequests = pr
+    ? `<h2>Pull requests <small>${escapeHtml(pr.provider)}</small></h2>
+<h3>Deleted Images (${pr.deleted.length})</h3><table><tbody>${prRows(pr.deleted)}</tbody></table>
+<h3>Preserved Images (${pr.preserved.length})</h3><table><tbody>${prRows(pr.preserved)}</tbody></table>`
+    : "";
   const warnings = plan.warnings.length
     ? `<h2>Warnings</h2><ul>${plan.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join("")}</ul>`
     : "";
@@ -51,6 +66,7 @@ ${[...del.map((d) => row("delete", d)), ...keep.map((k) => row("keep", k))].join
 <p><strong>${s.manifests}</strong> manifests in ${s.repositories} repositories: delete <strong>${s.delete}</strong>, keep ${s.keep} (${s.inUse} in use). Reclaimable: <strong>${escapeHtml(formatBytes(s.reclaimableBytes))}</strong> (blobs no kept manifest shares).</p>
 ${warnings}
 ${old}
+${pullRequests}
 ${sections}
 </body></html>
 `;

@@ -49,6 +49,16 @@ export function formatPlanText(plan: Plan, now: Date): string {
       for (const u of o.usedBy) lines.push(`      ${u}`);
     }
   }
+  if (plan.pullRequests) {
+    // As the PR cleanup script printed them: what goes, what stays, each with its PR and status.
+    const pr = plan.pullRequests;
+    lines.push("", `Pull requests (${pr.provider}):`, `Deleted Images: ${pr.deleted.length}`);
+    for (const d of pr.deleted) lines.push(`  ${d.repository}:${d.tag}  PR ${d.pr} ${d.status}`);
+    lines.push(`Preserved Images: ${pr.preserved.length}`);
+    for (const k of pr.preserved) {
+      lines.push(`  ${k.repository}:${k.tag}  PR ${k.pr} ${k.status ?? "status unknown"}  (${k.reason})`);
+    }
+  }
   for (const w of plan.warnings)
     lines.push(w === NO_USAGE_SOURCES_WARNING ? `WARNING: ${w}` : `warning: ${w}`);
   return `${lines.join("\n")}\n`;

@@ -5,11 +5,12 @@ import { defaultCacheDir } from "../inventory/content-cache.js";
 import { DistributionRegistry } from "../registry/distribution.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
 import { loadUsages, sourceTimeoutMs } from "../usage/load-usages.js";
+import { type PullRequestFlags, pullRequestSpec } from "./pull-request-options.js";
 import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 import { type UsageFlags, usageSourcesOf } from "./usage-options.js";
 
-export interface DoctorFlags extends RegistryFlags, UsageFlags {}
+export interface DoctorFlags extends RegistryFlags, UsageFlags, PullRequestFlags {}
 
 interface Check {
   readonly name: string;
@@ -89,6 +90,15 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
       // Through loadUsages for its timeout, which cancels a hung source; optional or not, a check reports failure.
       run: async () =>
         `${(await loadUsages([{ ...source, optional: false }], { timeoutMs: sourceTimeoutMs(process.env) })).length} image references`,
+    });
+  }
+  if (cliFlags.prProvider || cfg.policy.rules.some((r) => r.pullRequest)) {
+    await check({
+      name: "pull requests",
+      run: async () => {
+        const spec = await pullRequestSpec(cliFlags, cfg);
+        return `${spec?.provider.name}: ${await spec?.provider.check()}`;
+      },
     });
   }
   process.stderr.write(failed ? `${failed} check(s) failed.\n` : "All checks passed.\n");

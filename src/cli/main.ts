@@ -5,6 +5,7 @@ import { ExitCode, exitCodeOf, UsageSourceError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type ApplyFlags, runApply } from "./apply-command.js";
 import { type DoctorFlags, runDoctor } from "./doctor-command.js";
+import { addPullRequestOptions } from "./pull-request-options.js";
 import { addSelectionOptions, type PurgeFlags, runPurge } from "./purge-command.js";
 import { addRegistryOptions } from "./registry-options.js";
 import { type ReportFlags, runReport } from "./report-command.js";
@@ -89,9 +90,11 @@ function program(setCode: (code: number) => void): Command {
     .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
     .action(async (flags: RestoreFlags) => setCode(await runRestore(flags)));
 
-  addUsageOptions(
-    addRegistryOptions(cli.command("doctor").description("health checks of every configured part")),
-    "check",
+  addPullRequestOptions(
+    addUsageOptions(
+      addRegistryOptions(cli.command("doctor").description("health checks of every configured part")),
+      "check",
+    ),
   ).action(async (flags: DoctorFlags) => setCode(await runDoctor(flags)));
 
   cli

@@ -3,15 +3,12 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { writeAudit } from "../apply/audit.js";
-import { type Config, type PullRequestRuleConfig, pullRequestRuleSchema } from "../config/config-schema.js";
 import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
 import { makePlan } from "../pipeline/make-plan.js";
 import { purgePolicy } from "../pipeline/plan.js";
 import { writePlan } from "../pipeline/plan-file.js";
-import type { PullRequestSpec } from "../pipeline/pull-requests.js";
 import { refuseDeletionWithoutSources } from "../plan/no-usage-sources.js";
-import { defaultDeleteWhen, makePullRequestProvider } from "../pullrequest/make-provider.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
@@ -19,7 +16,7 @@ import { sourceTimeoutMs } from "../usage/load-usages.js";
 import { setAsideNote } from "../usage/set-aside-note.js";
 import { runApplyInTerminal } from "./apply-run.js";
 import { printWarnings } from "./print-events.js";
-import { pullRequestCredentials } from "./pull-request-credentials.js";
+import { addPullRequestOptions, type PullRequestFlags, pullRequestSpec } from "./pull-request-options.js";
 import {
   addRegistryOptions,
   openRegistryFromFlags,
@@ -31,7 +28,7 @@ import { identityOf, redactedConfiguration } from "./run-record.js";
 import { readStdinOnce } from "./stdin.js";
 import { addUsageOptions, aliasesOf, type UsageFlags, usageSourcesOf, usageSpec } from "./usage-options.js";
 
-export interface PurgeFlags extends RegistryFlags, UsageFlags {
+export interface PurgeFlags extends RegistryFlags, UsageFlags, PullRequestFlags {
   filter?: string[];
   ago?: string;
   keep?: number;
@@ -48,11 +45,6 @@ export interface PurgeFlags extends RegistryFlags, UsageFlags {
   s3Endpoint?: string;
   /** false with --no-usage-sources: deleting with no usage source was asked for by name. */
   usageSources?: boolean;
-  prProvider?: "azure-devops" | "github";
-  prOrg?: string;
-  prProject?: string;
-  prTagPattern?: string;
-  prBaseUrl?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -65,7 +57,7 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
   ).argParser(collect);
   if (filterRequired) filter.makeOptionMandatory();
   return addUsageOptions(
-    addRegistryOptions(cmd)
+    addPullRequestOptions(addRegistryOptions(cmd))
       .addOption(filter)
       .option("--ago <duration>", "only manifests older than this (30d, 1d12h, 90m); default any age")
       .addOption(
@@ -80,20 +72,7 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
           "--scope <scope>",
           "used-repositories: only delete in repositories a usage source references",
         ).choices(["all", "used-repositories"]),
-      )
-      .addOption(
-        new Option(
-          "--pr-provider <provider>",
-          "delete the images of closed pull requests: where PRs live",
-        ).choices(["azure-devops", "github"]),
-      )
-      .option(
-        "--pr-org <org>",
-        "azure-devops: organization URL (https://dev.azure.com/contoso); github: owner/repo",
-      )
-      .option("--pr-project <project>", "azure-devops: the project")
-      .option("--pr-tag-pattern <regex>", "pull-request tags; first capture = PR number (default ^PR(\\d+))")
-      .option("--pr-base-url <url>", "github: the GitHub Enterprise API (https://ghe.example.com/api/v3)"),
+      ),
   )
     .option("-o, --output <file>", "write the plan JSON here")
     .addOption(
@@ -188,40 +167,4 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
   } finally {
     await opened.close();
   }
-}
-
-/** The pull-request rule: from the flags when --pr-provider is given, else from the configuration. */
-async function pullRequestSpec(flags: PurgeFlags, config: Config): Promise<PullRequestSpec | undefined> {
-  let rule: PullRequestRuleConfig | undefined = config.policy.rules.find((r) => r.pullRequest)?.pullRequest;
-  if (flags.prProvider) {
-    if (!flags.prOrg) {
-      throw new UsageError(
-        "--pr-provider needs --pr-org (azure-devops: the organization URL; github: owner/repo)",
-      );
-    }
-    const parsed = pullRequestRuleSchema.safeParse({
-      provider: flags.prProvider,
-      organization: flags.prOrg,
-      ...(flags.prProject ? { project: flags.prProject } : {}),
-      ...(flags.prTagPattern ? { tagPattern: flags.prTagPattern } : {}),
-      ...(flags.prBaseUrl ? { baseUrl: flags.prBaseUrl } : {}),
-    });
-    if (!parsed.success) {
-      const flag: Record<string, string> = {
-        organization: "--pr-org",
-        project: "--pr-project",
-        tagPattern: "--pr-tag-pattern",
-      };
-      throw new UsageError(
-        `--pr-provider ${flags.prProvider}: ${parsed.error.issues.map((i) => `${flag[String(i.path[0])] ?? "it"}: ${i.message}`).join("; ")}`,
-      );
-    }
-    rule = parsed.data;
-  }
-  if (!rule) return undefined;
-  return {
-    provider: await makePullRequestProvider(rule, pullRequestCredentials(process.env)),
-    tagPattern: rule.tagPattern,
-    deleteWhen: rule.deleteWhen ?? defaultDeleteWhen(rule.provider),
-  };
 }

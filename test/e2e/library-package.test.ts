@@ -125,6 +125,42 @@ describe("the library from a packed tarball", () => {
     expect(packed.filter((p) => p.startsWith("src/") || p.startsWith("test/"))).toEqual([]);
   });
 
+  it("the README's Library section shows examples/library.mjs as it is", async () => {
+    const readme = await readFile(join(ROOT, "README.md"), "utf8");
+    const example = await readFile(join(ROOT, "examples/library.mjs"), "utf8");
+    const section = readme.slice(readme.indexOf("\n## Library\n"), readme.indexOf("\n## Layout\n"));
+    expect(section).toContain(`\`\`\`js\n${example}\`\`\`\n`);
+  });
+
+  it("the functions and errors the README lists are the package's, with the exit codes it states", async () => {
+    const readme = await readFile(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("\n## Library\n"), readme.indexOf("\n## Layout\n"));
+    const functions = [...section.matchAll(/^\| `(\w+)\(/gm)].map((m) => m[1]);
+    expect(functions).toEqual(expect.arrayContaining(["openRegistry", "scan", "plan", "apply", "restore"]));
+    const script = `
+      import * as regsweep from "regsweep";
+      const errors = { UsageError: [""], UsageSourceError: ["source", ""], RegistryError: [""], AbortedError: [""] };
+      console.log(JSON.stringify({
+        exports: Object.keys(regsweep),
+        codes: Object.fromEntries(Object.entries(errors).map(([name, args]) => [name, regsweep.exitCodeOf(new regsweep[name](...args))])),
+        other: regsweep.exitCodeOf(new Error("x")),
+      }));`;
+    const res = await run(process.execPath, ["--input-type=module", "-e", script], project);
+    expect(res.code, res.stderr).toBe(0);
+    const found = JSON.parse(res.stdout) as {
+      exports: string[];
+      codes: Record<string, number>;
+      other: number;
+    };
+    expect(found.exports).toEqual(expect.arrayContaining([...functions, "exitCodeOf", "purgePolicy"]));
+    const stated = Object.fromEntries(
+      [...section.matchAll(/`(\w+Error)` (\d)/g)].map((m) => [m[1] ?? "", Number(m[2])]),
+    );
+    expect(stated).toEqual({ UsageError: 2, UsageSourceError: 3, RegistryError: 1, AbortedError: 1 });
+    expect(found.codes).toEqual(stated);
+    expect(found.other).toBe(1);
+  });
+
   it("every file the installed package.json points at is in the package", async () => {
     const manifest = JSON.parse(await readFile(join(project, "node_modules/regsweep/package.json"), "utf8"));
     const named = [

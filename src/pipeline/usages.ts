@@ -46,7 +46,7 @@ export function usageSources(specs: readonly SourceSpec[], options: LoadUsagesOp
     if (spec.type === "references") {
       const name = spec.name ?? "references";
       const text = spec.references.join("\n");
-      return [{ name, optional: spec.optional ?? false, load: async () => parseInUseList(text, name) }];
+      return [{ name, optional: spec.optional ?? false, load: async () => parseInUseList(text, name, "") }];
     }
     const parsed = usageSourceSchema.safeParse(spec);
     if (!parsed.success) {

@@ -9,13 +9,17 @@ import type { Usage, UsageSource } from "./usage.js";
  * skipped. A line that is not a reference is a usage error naming its line, never a silent skip:
  * a skipped line would leave an in-use image unprotected.
  */
-export function parseInUseList(text: string, label: string): Usage[] {
+export function parseInUseList(text: string, label: string, kind = "in-use-file"): Usage[] {
   const usages: Usage[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     const raw = line.replace(/#.*$/, "").trim();
     if (!raw) return;
     try {
-      usages.push({ reference: parseReference(raw), raw, source: `in-use-file ${label}:${i + 1}` });
+      usages.push({
+        reference: parseReference(raw),
+        raw,
+        source: `${kind ? `${kind} ` : ""}${label}:${i + 1}`,
+      });
     } catch (error) {
       throw new UsageError(describeBadLine(raw, `${label} line ${i + 1}`, label === STDIN_LABEL, error));
     }

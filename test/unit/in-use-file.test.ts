@@ -100,3 +100,13 @@ describe("parseInUseList reads one image reference per line", () => {
     expect(message.length).toBeLessThan(200);
   });
 });
+
+describe("reference lists given as data (the library)", () => {
+  it("name each usage after the list and its entry, not as a file", async () => {
+    const { loadUsages } = await import("../../src/pipeline/usages.js");
+    const [usage] = await loadUsages([
+      { type: "references", name: "deploy pipeline", references: ["registry.example.com/team/app:1.2"] },
+    ]);
+    expect(usage?.source).toBe("deploy pipeline:1");
+  });
+});

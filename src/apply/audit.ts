@@ -27,8 +27,10 @@ export interface AuditInput {
  */
 export async function writeAudit(dir: string, input: AuditInput): Promise<string> {
   const { plan, results } = input;
-  const resultOf = new Map(results.map((r) => [`${r.repository}@${r.digest}`, r]));
-  const counts = { deleted: 0, "already-gone": 0, skipped: 0, failed: 0 };
+  const resultOf = new Map(results.filter((r) => !r.tag).map((r) => [`${r.repository}@${r.digest}`, r]));
+  const tagResultOf = new Map(results.filter((r) => r.tag).map((r) => [`${r.repository}:${r.tag}`, r]));
+  const untags = plan.untag ?? [];
+  const counts = { deleted: 0, untagged: 0, "already-gone": 0, skipped: 0, failed: 0 };
   for (const r of results) counts[r.status]++;
   const attempted = results.length;
   const agoMs = plan.options.ago ? (parseDuration(plan.options.ago) ?? 0) : 0;
@@ -63,8 +65,8 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
       selected: plan.delete.length,
       ...plan.summary,
       ...counts,
-      notAttempted: input.mode === "apply" ? plan.delete.length - attempted : 0,
-      successRate: attempted ? (counts.deleted + counts["already-gone"]) / attempted : null,
+      notAttempted: input.mode === "apply" ? plan.delete.length + untags.length - attempted : 0,
+      successRate: attempted ? (counts.deleted + counts.untagged + counts["already-gone"]) / attempted : null,
     },
     manifests: plan.delete.map((d) => ({
       ...d,
@@ -79,6 +81,16 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
     oldInUse: plan.oldInUse,
     warnings: plan.warnings,
     ...(plan.pullRequests ? { pullRequests: plan.pullRequests } : {}),
+    ...(untags.length
+      ? {
+          untagged: untags.map((u) => ({
+            ...u,
+            result: tagResultOf.get(`${u.repository}:${u.tag}`) ?? {
+              status: input.mode === "dry-run" ? "dry-run" : "not-attempted",
+            },
+          })),
+        }
+      : {}),
   };
   await mkdir(dir, { recursive: true });
   const stamp = input.startedAt

@@ -2,17 +2,19 @@ import PQueue from "p-queue";
 import { RegistryError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { deletionGroups } from "../plan/deletion-groups.js";
-import type { DeleteEntry, Plan } from "../plan/plan-schema.js";
+import type { DeleteEntry, Plan, UntagEntry } from "../plan/plan-schema.js";
 import type { Registry } from "../registry/types.js";
 import type { BackupTarget } from "./backup/backup-target.js";
 import type { Journal } from "./journal.js";
 import { LiveTags, tagDrift } from "./live-tags.js";
 
-export type ItemStatus = "deleted" | "already-gone" | "skipped" | "failed";
+export type ItemStatus = "deleted" | "untagged" | "already-gone" | "skipped" | "failed";
 
 export interface ItemResult {
   readonly repository: string;
   readonly digest: Digest;
+  /** Set for a tag removed (plan.untag[]): the result is the tag's; the manifest stays. */
+  readonly tag?: string;
   readonly status: ItemStatus;
   readonly detail?: string;
   readonly at: string;
@@ -30,6 +32,8 @@ export interface ExecuteOptions {
   readonly journal?: Journal;
   /** `repo@digest` → why it must stay: newly in use since the plan (see newlyProtected). */
   readonly heldBack?: ReadonlyMap<string, string>;
+  /** `repo:tag` → who references that tag now: such a tag is never removed. */
+  readonly tagsInUse?: ReadonlyMap<string, string>;
   /** Aborted by Ctrl+C or the caller: no new group starts; the ones in flight finish and are journaled. */
   readonly stopSignal?: AbortSignal;
 }
@@ -59,23 +63,26 @@ export async function executePlan(
   const journal = options.journal;
   const results: ItemResult[] = [];
   const record = (
-    entry: DeleteEntry,
+    entry: { readonly repository: string; readonly digest: string; readonly tag?: string },
     status: ItemStatus,
     extra: { detail?: string; fromJournal?: boolean; backedUp?: boolean } = {},
   ) => {
     const at = now().toISOString();
+    const tag = "tag" in entry && entry.tag !== undefined ? { tag: entry.tag } : {};
     if (!extra.fromJournal) {
       journal?.append({
         at,
         step: status,
         repository: entry.repository,
         digest: entry.digest,
+        ...tag,
         ...(extra.detail ? { detail: extra.detail } : {}),
       });
     }
     const r: ItemResult = {
       repository: entry.repository,
       digest: entry.digest as Digest,
+      ...tag,
       status,
       at,
       ...clean(extra),
@@ -85,6 +92,11 @@ export async function executePlan(
   };
   const byRepo = new Map<string, DeleteEntry[]>();
   for (const e of plan.delete) byRepo.set(e.repository, [...(byRepo.get(e.repository) ?? []), e]);
+  const untagsOf = new Map<string, UntagEntry[]>();
+  for (const u of plan.untag ?? []) {
+    untagsOf.set(u.repository, [...(untagsOf.get(u.repository) ?? []), u]);
+    if (!byRepo.has(u.repository)) byRepo.set(u.repository, []);
+  }
 
   let refused: RegistryError | undefined;
   let stopped: Error | undefined;
@@ -149,6 +161,32 @@ export async function executePlan(
     }
   };
 
+  /** Removes one tag, the manifest staying, once the tag still names the planned digest and nothing uses it. */
+  const runUntag = async (entry: UntagEntry, live: LiveTags): Promise<void> => {
+    const done = journal?.isFinished(entry.repository, entry.digest, entry.tag);
+    if (done) {
+      record(entry, done.step as ItemStatus, {
+        ...(done.detail ? { detail: done.detail } : {}),
+        fromJournal: true,
+      });
+      return;
+    }
+    await live.refresh([entry.tag]);
+    const now = live.tags.get(entry.tag);
+    const why =
+      options.tagsInUse?.get(`${entry.repository}:${entry.tag}`) ??
+      (now && now !== entry.digest ? `tag ${entry.tag} now points at ${now}` : undefined);
+    if (why) return record(entry, "skipped", { detail: why });
+    if (!now) return record(entry, "already-gone", { detail: `tag ${entry.tag} is gone already` });
+    try {
+      const outcome = await registry.untag(entry.repository, entry.tag);
+      record(entry, outcome === "deleted" ? "untagged" : "already-gone");
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === "unsupported") refused = error;
+      record(entry, "failed", { detail: (error as Error).message });
+    }
+  };
+
   const queue = new PQueue({ concurrency: options.concurrency ?? 4 });
   await Promise.all(
     [...byRepo].map(([repository, entries]) =>
@@ -165,6 +203,19 @@ export async function executePlan(
           } catch (error) {
             // The live registry could not be read (a listing that cannot be completed, a registry
             // gone): nothing more is deleted anywhere; the journal lets a later run resume.
+            stopped ??= error as Error;
+            return;
+          }
+        }
+        for (const entry of untagsOf.get(repository) ?? []) {
+          if (refused || stopped) return;
+          if (options.stopSignal?.aborted) {
+            interrupted = true;
+            return;
+          }
+          try {
+            await runUntag(entry, live);
+          } catch (error) {
             stopped ??= error as Error;
             return;
           }

@@ -4,9 +4,21 @@ import { UsageError } from "../errors.js";
 
 export const journalStepSchema = z.object({
   at: z.string(),
-  step: z.enum(["start", "backed-up", "deleted", "already-gone", "skipped", "failed", "interrupted", "end"]),
+  step: z.enum([
+    "start",
+    "backed-up",
+    "deleted",
+    "untagged",
+    "already-gone",
+    "skipped",
+    "failed",
+    "interrupted",
+    "end",
+  ]),
   repository: z.string().optional(),
   digest: z.string().optional(),
+  /** For a tag removed (untag), the tag: its step is the tag's, not the manifest's. */
+  tag: z.string().optional(),
   detail: z.string().optional(),
   /** On `start`: the plan this journal belongs to. */
   planId: z.string().optional(),
@@ -14,7 +26,7 @@ export const journalStepSchema = z.object({
 export type JournalStep = z.infer<typeof journalStepSchema>;
 
 /** Steps after which an item is finished: resume never repeats them. */
-const FINISHED = new Set<JournalStep["step"]>(["deleted", "already-gone", "skipped", "failed"]);
+const FINISHED = new Set<JournalStep["step"]>(["deleted", "untagged", "already-gone", "skipped", "failed"]);
 
 /** A journal that cannot be used for this run (another plan's, or one that says it was applied): bad usage. */
 export class JournalError extends UsageError {
@@ -56,7 +68,7 @@ export class Journal {
   ) {
     for (const s of previous) {
       if (!s.repository || !s.digest) continue;
-      const key = itemKey(s.repository, s.digest);
+      const key = itemKey(s.repository, s.digest, s.tag);
       if (FINISHED.has(s.step)) this.finished.set(key, s);
       if (s.step === "backed-up") this.backedUp.add(key);
     }
@@ -112,8 +124,8 @@ export class Journal {
     return journal;
   }
 
-  isFinished(repository: string, digest: string): JournalStep | undefined {
-    return this.finished.get(itemKey(repository, digest));
+  isFinished(repository: string, digest: string, tag?: string): JournalStep | undefined {
+    return this.finished.get(itemKey(repository, digest, tag));
   }
 
   isBackedUp(repository: string, digest: string): boolean {
@@ -129,7 +141,7 @@ export class Journal {
     }
     this.write(step);
     if (step.repository && step.digest) {
-      const key = itemKey(step.repository, step.digest);
+      const key = itemKey(step.repository, step.digest, step.tag);
       if (FINISHED.has(step.step)) this.finished.set(key, step);
       if (step.step === "backed-up") this.backedUp.add(key);
     }
@@ -195,6 +207,6 @@ export function readJournalFile(path: string): { steps: JournalStep[]; torn: str
   return { steps, torn };
 }
 
-function itemKey(repository: string, digest: string): string {
-  return `${repository}@${digest}`;
+function itemKey(repository: string, digest: string, tag?: string): string {
+  return tag === undefined ? `${repository}@${digest}` : `${repository}:${tag}@${digest}`;
 }

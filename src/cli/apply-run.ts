@@ -18,11 +18,13 @@ export interface ApplyRunSettings extends Omit<ApplyOptions, "signal" | "onEvent
  * each item that did not go and the summary. Returns the exit code.
  */
 export async function runApplyInTerminal(plan: Plan, settings: ApplyRunSettings): Promise<number> {
-  if (plan.delete.length > 0) {
+  const work = plan.delete.length + (plan.untag?.length ?? 0);
+  if (work > 0) {
     // Say so before asking anyone to type DELETE.
     assertNotApplied(settings.journalPath, settings.resume ?? false);
-    const repos = new Set(plan.delete.map((d) => d.repository));
-    const summary = `About to delete ${plan.delete.length} manifests in ${repos.size} repositories of ${plan.registry}, reclaiming about ${formatBytes(plan.summary.reclaimableBytes)}.`;
+    const repos = new Set([...plan.delete, ...(plan.untag ?? [])].map((d) => d.repository));
+    const untags = plan.untag?.length ? ` and remove ${plan.untag.length} tags` : "";
+    const summary = `About to delete ${plan.delete.length} manifests${untags} in ${repos.size} repositories of ${plan.registry}, reclaiming about ${formatBytes(plan.summary.reclaimableBytes)}.`;
     if (!(await confirmDeletion(summary, settings.yes, settings.confirm))) {
       process.stderr.write("Not confirmed: nothing was deleted.\n");
       return 1;
@@ -40,9 +42,9 @@ export async function runApplyInTerminal(plan: Plan, settings: ApplyRunSettings)
   process.on("SIGTERM", onSigint);
   const sizes = new Map(plan.delete.map((d) => [`${d.repository}@${d.digest}`, d.sizeBytes]));
   const progress =
-    plan.delete.length > 0
+    work > 0
       ? startProgress(
-          plan.delete.length,
+          work,
           plan.delete.reduce((s, d) => s + d.sizeBytes, 0),
         )
       : undefined;
@@ -53,9 +55,8 @@ export async function runApplyInTerminal(plan: Plan, settings: ApplyRunSettings)
       const r = event.result;
       progress?.item(sizes.get(`${r.repository}@${r.digest}`) ?? 0);
       if (!r.fromJournal && r.status !== "deleted") {
-        process.stderr.write(
-          `${r.status.padEnd(12)} ${r.repository}@${r.digest}${r.detail ? `  ${r.detail}` : ""}\n`,
-        );
+        const what = r.tag ? `${r.repository}:${r.tag} (${r.digest})` : `${r.repository}@${r.digest}`;
+        process.stderr.write(`${r.status.padEnd(12)} ${what}${r.detail ? `  ${r.detail}` : ""}\n`);
       }
     }
     if (event.type === "applied") {
@@ -63,13 +64,13 @@ export async function runApplyInTerminal(plan: Plan, settings: ApplyRunSettings)
       const { counts, journalPath, auditPath } = event.result;
       failed = counts.failed;
       process.stderr.write(
-        `Deleted ${counts.deleted}, already gone ${counts["already-gone"]}, skipped ${counts.skipped}, failed ${counts.failed}${counts.fromJournal ? ` (${counts.fromJournal} finished by an earlier run)` : ""}. Journal: ${journalPath}. Audit: ${auditPath ?? "(none)"}\n`,
+        `Deleted ${counts.deleted}${counts.untagged ? `, untagged ${counts.untagged}` : ""}, already gone ${counts["already-gone"]}, skipped ${counts.skipped}, failed ${counts.failed}${counts.fromJournal ? ` (${counts.fromJournal} finished by an earlier run)` : ""}. Journal: ${journalPath}. Audit: ${auditPath ?? "(none)"}\n`,
       );
     }
   };
   try {
     await apply(plan, { ...settings, signal: stop.signal, onEvent });
-    if (plan.delete.length === 0) process.stderr.write("Nothing to delete.\n");
+    if (work === 0) process.stderr.write("Nothing to delete.\n");
   } catch (error) {
     if (!(error instanceof AbortedError) || !stop.signal.aborted) throw error;
     process.stderr.write(

@@ -12,6 +12,7 @@ export interface PullRequestFlags {
   prProject?: string;
   prTagPattern?: string;
   prBaseUrl?: string;
+  prAction?: "delete" | "untag";
 }
 
 /** --pr-provider, --pr-org, --pr-project, --pr-tag-pattern, --pr-base-url. */
@@ -29,7 +30,13 @@ export function addPullRequestOptions(cmd: Command): Command {
     )
     .option("--pr-project <project>", "azure-devops: the project")
     .option("--pr-tag-pattern <regex>", "pull-request tags; first capture = PR number (default ^PR(\\d+))")
-    .option("--pr-base-url <url>", "github: the GitHub Enterprise API (https://ghe.example.com/api/v3)");
+    .option("--pr-base-url <url>", "github: the GitHub Enterprise API (https://ghe.example.com/api/v3)")
+    .addOption(
+      new Option(
+        "--pr-action <action>",
+        "delete the manifests (default) or untag: remove only the closed PRs' tags",
+      ).choices(["delete", "untag"]),
+    );
 }
 
 /** The pull-request rule: from the flags when --pr-provider is given, else from the configuration. */
@@ -50,6 +57,7 @@ export async function pullRequestSpec(
       ...(flags.prProject ? { project: flags.prProject } : {}),
       ...(flags.prTagPattern ? { tagPattern: flags.prTagPattern } : {}),
       ...(flags.prBaseUrl ? { baseUrl: flags.prBaseUrl } : {}),
+      ...(flags.prAction ? { action: flags.prAction } : {}),
     });
     if (!parsed.success) {
       const flag: Record<string, string> = {
@@ -68,5 +76,7 @@ export async function pullRequestSpec(
     provider: await makePullRequestProvider(rule, pullRequestCredentials(process.env)),
     tagPattern: rule.tagPattern,
     deleteWhen: rule.deleteWhen ?? defaultDeleteWhen(rule.provider),
+    action: rule.action,
+    deleteLeftUntagged: rule.untaggedAfterUntag,
   };
 }

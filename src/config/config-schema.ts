@@ -90,9 +90,13 @@ export const pullRequestRuleSchema = z
         "statuses whose tags go; default azure-devops [abandoned, completed], github [closed, merged]",
       ),
     action: z
-      .enum(["delete"])
+      .enum(["delete", "untag"])
       .default("delete")
-      .describe("delete: the manifests whose every tag names a closed PR"),
+      .describe("delete: the manifests whose every tag names a closed PR; untag: only the closed PRs' tags"),
+    untaggedAfterUntag: z
+      .boolean()
+      .default(false)
+      .describe("with untag: delete, in the same run, a manifest left with no tag (as --untagged does)"),
   })
   .strict()
   .superRefine((rule, ctx) => {

@@ -7,7 +7,9 @@ import { Journal } from "../apply/journal.js";
 import { liveInUse } from "../apply/live-usage.js";
 import { newlyProtected } from "../apply/recheck.js";
 import { AbortedError, UsageError } from "../errors.js";
+import { canonicalHost } from "../oci/reference.js";
 import type { Plan } from "../plan/plan-schema.js";
+import type { Usage } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";
 import type { OpenedRegistry } from "./open-registry.js";
 import { type LoadUsagesOptions, loadUsages, type SourceSpec } from "./usages.js";
@@ -92,7 +94,7 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
           ...(error ? { error } : {}),
         })
       : undefined;
-  if (plan.delete.length === 0) {
+  if (plan.delete.length === 0 && !plan.untag?.length) {
     const auditPath = await writeTheAudit([]);
     return {
       results: [],
@@ -106,12 +108,13 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
     retryFailed: options.retryFailed ?? false,
     onWarning: (message) => onEvent?.({ type: "warning", message }),
   });
-  const repositories = new Set(plan.delete.map((d) => d.repository));
+  const repositories = new Set([...plan.delete, ...(plan.untag ?? [])].map((d) => d.repository));
   let target: BackupTarget | undefined;
   let outcome: ExecuteOutcome = { results: [], interrupted: false };
   let error: Error | undefined;
   try {
     let heldBack = new Map<string, string>();
+    let tagsInUse = new Map<string, string>();
     if (options.recheck) {
       // Usage may have changed since the plan: read it again, fail closed as at plan time, and
       // read each in-use reference from the registry as it is now.
@@ -124,6 +127,7 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
         plan.delete,
         await liveInUse(options.registry.registry, usages, repositories, options.aliases ?? []),
       );
+      tagsInUse = usedTags(options.registry.registry.host, usages, options.aliases ?? []);
     }
     if (options.backup) {
       const { openBackupTarget } = await import("../apply/backup/backup-target.js");
@@ -136,6 +140,7 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       journal,
       heldBack,
+      tagsInUse,
       ...(signal ? { stopSignal: signal } : {}),
       ...(target ? { backup: target } : {}),
       onResult: (result) => onEvent?.({ type: "item", result }),
@@ -173,10 +178,22 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
 }
 
 function countsOf(results: readonly ItemResult[]): ApplyCounts {
-  const counts = { deleted: 0, "already-gone": 0, skipped: 0, failed: 0, fromJournal: 0 };
+  const counts = { deleted: 0, untagged: 0, "already-gone": 0, skipped: 0, failed: 0, fromJournal: 0 };
   for (const r of results) {
     counts[r.status]++;
     if (r.fromJournal) counts.fromJournal++;
   }
   return counts;
+}
+
+/** `repo:tag` → who uses it, for every tag reference of this registry: such tags are never removed. */
+function usedTags(host: string, usages: readonly Usage[], aliases: readonly string[]): Map<string, string> {
+  const hosts = new Set([host, ...aliases].map(canonicalHost));
+  const used = new Map<string, string>();
+  for (const u of usages) {
+    const ref = u.reference;
+    if (ref.tag === undefined || !hosts.has(canonicalHost(ref.host))) continue;
+    used.set(`${ref.repository}:${ref.tag}`, `now in use: ${u.source}`);
+  }
+  return used;
 }

@@ -54,7 +54,18 @@ export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
     ...(options.aliases ? { aliases: options.aliases } : {}),
   });
   const withPullRequests = options.pullRequests
-    ? { ...policy, pullRequests: await lookUpPullRequests(inventory, options.pullRequests, run) }
+    ? {
+        ...policy,
+        pullRequests: await lookUpPullRequests(
+          inventory,
+          // --untagged deletes what untagging leaves untagged, as untaggedAfterUntag does.
+          {
+            ...options.pullRequests,
+            deleteLeftUntagged: options.pullRequests.deleteLeftUntagged || policy.untagged,
+          },
+          run,
+        ),
+      }
     : policy;
   const { plan, resolution } = planWithResolution({
     inventory,

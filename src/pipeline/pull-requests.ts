@@ -17,6 +17,10 @@ export interface PullRequestSpec {
   readonly deleteWhen: readonly PullRequestStatus[];
   /** Lookups at once (default 8). */
   readonly concurrency?: number;
+  /** `untag`: remove only the closed PRs' tags; `delete` (default): the manifests. */
+  readonly action?: "delete" | "untag";
+  /** With untag: a manifest left with no tag is deleted in the same run. */
+  readonly deleteLeftUntagged?: boolean;
 }
 
 export const DEFAULT_PR_TAG_PATTERN = "^PR(\\d+)";
@@ -59,5 +63,12 @@ export async function lookUpPullRequests(
     },
     { concurrency: spec.concurrency ?? 8, ...(options.signal ? { signal: options.signal } : {}) },
   );
-  return { provider: spec.provider.name, pattern, deleteWhen: new Set(spec.deleteWhen), statuses };
+  return {
+    provider: spec.provider.name,
+    pattern,
+    deleteWhen: new Set(spec.deleteWhen),
+    statuses,
+    ...(spec.action ? { action: spec.action } : {}),
+    ...(spec.deleteLeftUntagged ? { deleteLeftUntagged: true } : {}),
+  };
 }

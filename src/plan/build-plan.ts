@@ -6,7 +6,7 @@ import { decideRepository } from "../policy/purge-policy.js";
 import type { Decision } from "../policy/reasons.js";
 import type { Resolution } from "../usage/resolve.js";
 import { deletionOrder } from "./deletion-order.js";
-import type { DeleteEntry, KeepEntry, Plan } from "./plan-schema.js";
+import type { DeleteEntry, KeepEntry, Plan, UntagEntry } from "./plan-schema.js";
 import { reclaimableBytes } from "./reclaimable.js";
 
 export interface PlanInput {
@@ -80,6 +80,8 @@ export function buildPlan(input: PlanInput): Plan {
       })
     : [];
   const pullRequests = policy.pullRequests ? pullRequestTags(policy.pullRequests, deleted, kept) : undefined;
+  const untag =
+    policy.pullRequests?.action === "untag" ? untagEntries(policy.pullRequests, kept, resolution) : [];
   return {
     version: 1,
     registry: inventory.registry,
@@ -103,6 +105,7 @@ export function buildPlan(input: PlanInput): Plan {
     keep: keepEntries,
     warnings,
     oldInUse: oldInUse.sort((a, b) => a.created.localeCompare(b.created)),
+    ...(untag ? { untag } : {}),
     ...(pullRequests ? { pullRequests } : {}),
   };
 }
@@ -158,6 +161,28 @@ function pullRequestTags(
       })
       .sort(order),
   };
+}
+
+/**
+ * With `action: untag`: the closed PRs' tags on manifests that stay. A tag an in-use reference
+ * names is never removed: a workload pulling by it would fail.
+ */
+function untagEntries(
+  rule: PullRequestRule,
+  kept: readonly Decided[],
+  resolution: Resolution,
+): Plan["untag"] {
+  return kept.flatMap(({ repository, node }) => {
+    const usedTags = new Set(
+      [...(resolution.inUse.get(repository)?.values() ?? [])].flat().map((u) => u.reference.tag),
+    );
+    return node.tags.flatMap((tag) => {
+      const v = judgeTag(tag, rule);
+      if (v.kind !== "closed" || usedTags.has(tag)) return [];
+      const detail = `PR ${v.pr} is ${v.status} (${rule.provider})`;
+      return [{ repository, tag, digest: node.digest, reasons: [{ rule: "pull-request-closed", detail }] }];
+    });
+  });
 }
 
 function entry(repository: string, node: ManifestNode) {

@@ -93,6 +93,15 @@ export const planSchema = z.object({
       ),
     })
     .optional(),
+  /**
+   * Tags to remove, the manifests staying (a pull-request rule with `action: untag`): each re-checked
+   * before it goes, like a deletion.
+   */
+  untag: z
+    .array(
+      z.object({ repository: z.string(), tag: z.string(), digest, reasons: z.array(reasonSchema).min(1) }),
+    )
+    .optional(),
   /** Kept because in use although older than --ago: the images teams should move off, and who uses them. */
   oldInUse: z
     .array(
@@ -111,3 +120,4 @@ export const planSchema = z.object({
 export type Plan = z.infer<typeof planSchema>;
 export type DeleteEntry = z.infer<typeof deleteEntrySchema>;
 export type KeepEntry = z.infer<typeof keepEntrySchema>;
+export type UntagEntry = NonNullable<Plan["untag"]>[number];

@@ -10,6 +10,13 @@ export interface PullRequestRule {
   readonly deleteWhen: ReadonlySet<PullRequestStatus>;
   /** Every PR number the tags name, with its status, or why it could not be read. */
   readonly statuses: ReadonlyMap<number, PullRequestLookup>;
+  /**
+   * `delete` (default): the manifests whose every tag names a closed PR. `untag`: remove only the
+   * closed PRs' tags (as the script's `az acr repository untag`), the manifests stay...
+   */
+  readonly action?: "delete" | "untag";
+  /** ...unless this is set: then a manifest left with no tag is deleted in the same run (the script's flaw fixed). */
+  readonly deleteLeftUntagged?: boolean;
 }
 
 export type PullRequestLookup = { readonly status: PullRequestStatus } | { readonly error: string };

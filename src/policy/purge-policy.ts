@@ -254,12 +254,17 @@ function judgePullRequestTags(tags: readonly string[], rule: PullRequestRule): S
     }
     closed.push(`PR ${v.pr} is ${v.status}`);
   }
-  return {
-    selected: true,
-    reasons: [
-      { rule: "pull-request-closed", detail: `${[...new Set(closed)].join(", ")} (${rule.provider})` },
-    ],
-  };
+  const detail = `${[...new Set(closed)].join(", ")} (${rule.provider})`;
+  if (rule.action === "untag" && !rule.deleteLeftUntagged) {
+    return {
+      selected: false,
+      reason: {
+        rule: "pull-request-untagged",
+        detail: `${detail}: its tags are removed, the manifest stays (untaggedAfterUntag or --untagged deletes it)`,
+      },
+    };
+  }
+  return { selected: true, reasons: [{ rule: "pull-request-closed", detail }] };
 }
 
 function ancestors(digest: Digest, parents: ReadonlyMap<Digest, Digest[]>): Set<Digest> {

@@ -14,7 +14,8 @@ export type KeepRule =
   | "keep-newest"
   | "not-a-pull-request-tag"
   | "pull-request-open"
-  | "pull-request-status-unknown";
+  | "pull-request-status-unknown"
+  | "pull-request-untagged";
 
 /** Why a manifest is deleted; every deleted manifest has at least one. */
 export type DeleteRule =

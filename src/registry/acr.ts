@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type Digest, isDigest } from "../oci/digest.js";
 import { DistributionRegistry } from "./distribution.js";
-import type { RegistryMetadata } from "./types.js";
+import type { DeleteOutcome, RegistryMetadata } from "./types.js";
 
 const manifestItemSchema = z
   .object({
@@ -36,6 +36,18 @@ export class AcrRegistry extends DistributionRegistry {
 
   override async *untagged(repository: string): AsyncIterable<Digest> {
     for (const [digest, m] of await this.registryMetadata(repository)) if (m.tags.length === 0) yield digest;
+  }
+
+  /** ACR removes a tag through its own API: `DELETE /acr/v1/<repo>/_tags/<tag>` (202; 404 when gone). */
+  override async untag(repository: string, tag: string): Promise<DeleteOutcome> {
+    const res = await this.send(
+      { method: "DELETE", url: this.url(`/acr/v1/${repository}/_tags/${encodeURIComponent(tag)}`) },
+      `repository:${repository}:delete`,
+    );
+    if (res.status === 202 || res.status === 200) return "deleted";
+    if (res.status === 404) return "not-found";
+    this.expect(res, [202], `untag ${repository}:${tag}`);
+    return "deleted";
   }
 
   /** Every top-level manifest of a repository as ACR lists it (index children are not listed). */

@@ -334,6 +334,25 @@ export class DistributionRegistry implements Registry {
     return "deleted";
   }
 
+  /** OCI 1.1 tag deletion (`DELETE /v2/<name>/manifests/<tag>`); many registries refuse it. */
+  async untag(repository: string, tag: string): Promise<DeleteOutcome> {
+    const res = await this.send(
+      { method: "DELETE", url: this.url(`/v2/${repository}/manifests/${encodeURIComponent(tag)}`) },
+      `repository:${repository}:delete`,
+    );
+    if (res.status === 202 || res.status === 200) return "deleted";
+    if (res.status === 404 && !/UNSUPPORTED|unsupported/.test(res.body.toString())) return "not-found";
+    if ([400, 404, 405].includes(res.status)) {
+      throw new RegistryError(
+        `registry ${this.host} does not remove single tags (OCI 1.1 DELETE /v2/<name>/manifests/<tag> answered HTTP ${res.status}): use action: delete, or a registry that supports it (ACR does)`,
+        res.status,
+        "unsupported",
+      );
+    }
+    this.expect(res, [202], `untag ${repository}:${tag}`);
+    return "deleted";
+  }
+
   protected url(path: string): string {
     return `${this.location.baseUrl}${path}`;
   }

@@ -148,6 +148,25 @@ export class OciLayoutRegistry implements Registry {
     );
   }
 
+  /** Drops the tag's descriptor; the manifest stays, untagged, when no other tag names it. */
+  async untag(repository: string, tag: string): Promise<DeleteOutcome> {
+    let found = false;
+    await this.layout(repository).updateIndex((index) => {
+      const named = index.manifests.find((d) => tagOf(d) === tag);
+      if (!named) return index;
+      found = true;
+      const rest = index.manifests.filter((d) => d !== named);
+      const stillListed = rest.some((d) => d.digest === named.digest);
+      const { [REF_NAME_ANNOTATION]: _, ...annotations } = named.annotations ?? {};
+      const untagged = {
+        ...named,
+        ...(Object.keys(annotations).length ? { annotations } : { annotations: undefined }),
+      };
+      return { manifests: stillListed ? rest : [...rest, untagged] };
+    });
+    return found ? "deleted" : "not-found";
+  }
+
   async deleteManifest(repository: string, digest: Digest): Promise<DeleteOutcome> {
     const layout = this.layout(repository);
     let listed = false;

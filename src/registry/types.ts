@@ -58,6 +58,11 @@ export interface RegistryWriter {
   putBlob(repository: string, digest: Digest, data: Uint8Array | BlobStream): Promise<void>;
   putManifest(repository: string, reference: string, mediaType: string, body: Uint8Array): Promise<Digest>;
   deleteManifest(repository: string, digest: Digest): Promise<DeleteOutcome>;
+  /**
+   * Removes one tag, the manifest staying. Where the registry has no such call (plain distribution
+   * 2.8) it throws RegistryError with code "unsupported", naming the registry.
+   */
+  untag(repository: string, tag: string): Promise<DeleteOutcome>;
 }
 
 export type Registry = RegistryReader & RegistryWriter;

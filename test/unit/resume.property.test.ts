@@ -33,6 +33,7 @@ class MemoryRegistry {
       hasBlob: async () => false,
       putBlob: async () => {},
       putManifest: async () => sha256Digest(""),
+      untag: async () => "not-found" as const,
       deleteManifest: async (repo: string, digest: Digest) => {
         this.deletes++;
         if (!this.manifests.delete(`${repo}@${digest}`)) return "not-found";

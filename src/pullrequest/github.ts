@@ -70,6 +70,7 @@ export function gitHubProvider(options: GitHubProviderOptions): PullRequestProvi
   /** Runs one API call with the run's signal and this provider's timeout; every failure becomes one line. */
   const call = async <T>(
     what: string,
+    asked: Asked,
     signal: AbortSignal | undefined,
     run: (signal: AbortSignal) => Promise<T>,
   ) => {
@@ -85,7 +86,7 @@ export function gitHubProvider(options: GitHubProviderOptions): PullRequestProvi
           `${what}: no answer within ${seconds(timeoutMs)}; check the network and that ${baseUrl} is reachable`,
         );
       }
-      throw lookupError(what, baseUrl, error, token);
+      throw lookupError(what, asked, baseUrl, error, token);
     }
   };
 
@@ -96,7 +97,7 @@ export function gitHubProvider(options: GitHubProviderOptions): PullRequestProvi
       if (!Number.isSafeInteger(number) || number < 1) {
         throw new PullRequestLookupError(`${what}: not a pull request number`);
       }
-      const response = await call(what, signal, (s) =>
+      const response = await call(what, "pull request", signal, (s) =>
         octokit.rest.pulls.get({ owner, repo, pull_number: number, request: { signal: s } }),
       );
       const parsed = pullPayload.safeParse(response.data);
@@ -109,7 +110,7 @@ export function gitHubProvider(options: GitHubProviderOptions): PullRequestProvi
     },
     async check(signal) {
       const what = `GitHub repository ${where}`;
-      const response = await call(what, signal, (s) =>
+      const response = await call(what, "repository", signal, (s) =>
         octokit.rest.repos.get({ owner, repo, request: { signal: s } }),
       );
       const parsed = repositoryPayload.safeParse(response.data);
@@ -162,40 +163,44 @@ interface ClientError {
   response?: { headers?: Record<string, string | undefined>; data?: unknown };
 }
 
+type Asked = "pull request" | "repository";
+
 function lookupError(
   what: string,
+  asked: Asked,
   baseUrl: string,
   error: unknown,
   token: string | undefined,
 ): PullRequestLookupError {
   const e = (error ?? {}) as ClientError;
-  const status = typeof e.status === "number" ? e.status : undefined;
   const headers = e.response?.headers ?? {};
-  const said = oneLine(typeof e.message === "string" ? e.message : String(error), token);
-  const make = (text: string, code = status) =>
-    new PullRequestLookupError(oneLine(`${what}: ${text}`, token), code);
-
+  const said = quoted(typeof e.message === "string" ? e.message : String(error), token);
   if (e.response === undefined) {
-    // No answer at all: the client reports a refused or dropped connection as a 500 of its own.
-    return make(`cannot reach ${baseUrl} (${said}); check the network and the GitHub API URL`, undefined);
+    // No answer at all: the client reports a refused or dropped connection as a status 500 of its own.
+    return new PullRequestLookupError(
+      `${what}: cannot reach ${baseUrl} (${said}); check the network and the GitHub API URL`,
+    );
   }
+  const status = typeof e.status === "number" ? e.status : undefined;
+  const make = (text: string) => new PullRequestLookupError(`${what}: ${text}`, status);
+
   if (status === 401)
     return make("401 Bad credentials; check the token (GITHUB_TOKEN): expired, revoked or mistyped?");
   if (status === 404) {
+    const check =
+      asked === "pull request" ? "the repository name and the pull request number" : "the repository name";
     return make(
-      "404 Not Found; check the repository name and the pull request number, and that the token can read the repository (GitHub answers 404 for a private repository it hides)",
+      `404 Not Found; check ${check}, and that the token can read the repository (GitHub answers 404 for a private repository it hides)`,
     );
   }
   const retryAfter = Number(headers["retry-after"]);
-  if (
-    status === 429 ||
-    (status === 403 && (headers["x-ratelimit-remaining"] === "0" || /rate limit/i.test(said)))
-  ) {
+  const exhausted = headers["x-ratelimit-remaining"] === "0";
+  if (status === 429 || (status === 403 && (exhausted || /rate limit/i.test(said)))) {
     const reset = Number(headers["x-ratelimit-reset"]);
     const when =
       Number.isFinite(retryAfter) && retryAfter > 0
         ? `GitHub asks to wait ${retryAfter} s`
-        : headers["x-ratelimit-remaining"] === "0" && Number.isFinite(reset) && reset > 0
+        : exhausted && Number.isFinite(reset) && reset > 0
           ? `the limit resets at ${new Date(reset * 1000).toISOString()}`
           : "GitHub gave no time";
     return make(
@@ -204,16 +209,23 @@ function lookupError(
   }
   if (status === 403) {
     return make(
-      `403 ${said}; the token needs read access to pull requests ("Pull requests: read" for a fine-grained token, repo scope for a classic one on a private repository)`,
+      `403 ${said}; the token needs read access to ${asked === "pull request" ? "pull requests" : "the repository"} ("Pull requests: read" for a fine-grained token, repo scope for a classic one on a private repository)`,
     );
   }
   return make(`GitHub answered ${status ?? "an error"} (${said}); try again later`);
 }
 
-/** One line, never the token: GitHub's messages are quoted into ours. */
-function oneLine(text: string, token: string | undefined): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return token ? flat.replaceAll(token, "***") : flat;
+/**
+ * GitHub's own words, on one line, without the documentation link octokit appends and without the
+ * token (GitHub does not echo it; this makes sure). A token too short to be a real one is not
+ * searched for, as that would garble the text.
+ */
+function quoted(text: string, token: string | undefined): string {
+  const flat = text
+    .replace(/\s+/g, " ")
+    .replace(/ - https?:\/\/\S+$/, "")
+    .trim();
+  return token && token.length >= 8 ? flat.replaceAll(token, "***") : flat;
 }
 
 function seconds(ms: number): string {

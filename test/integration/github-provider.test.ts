@@ -104,7 +104,8 @@ describe("GitHub pull-request provider, through @octokit/rest", () => {
     const provider = gitHubProvider({ repository: REPO, token: LIMITED, baseUrl: gh.url });
     const error = await lookupError(provider.status(3561));
     expect(error.status).toBe(403);
-    expect(error.message).toMatch(/Resource not accessible by personal access token.*Pull requests: read/);
+    expect(error.message).toMatch(/Resource not accessible by personal access token; .*Pull requests: read/);
+    expect(error.message).not.toContain("docs.github.com");
     expect(error.message).not.toContain(LIMITED);
     expect(gh.pullRequests(REPO, 3561)).toBe(1);
   });
@@ -165,7 +166,10 @@ describe("GitHub pull-request provider, through @octokit/rest", () => {
     const started = Date.now();
     await lookupError(provider.status(3561));
     gh.rateLimit({ kind: "secondary", status: 403 });
-    await lookupError(provider.status(3565));
+    const error = await lookupError(provider.status(3565));
+    expect(error.message).toMatch(
+      /#3565: 403 rate limit exceeded \(GitHub gave no time\); the images are kept/,
+    );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(gh.pullRequests(REPO, 3561)).toBe(1);
     expect(gh.pullRequests(REPO, 3565)).toBe(1);
@@ -227,7 +231,8 @@ describe("GitHub pull-request provider, through @octokit/rest", () => {
     server = undefined;
     const provider = gitHubProvider({ repository: REPO, token: TOKEN, baseUrl: url, timeoutMs: 10_000 });
     const error = await lookupError(provider.status(3561));
-    expect(error.message).toMatch(new RegExp(`${REPO}#3561: cannot reach ${url}`));
+    expect(error.message).toMatch(new RegExp(`${REPO}#3561: cannot reach ${url} \\(connect ECONNREFUSED`));
+    expect(error.status).toBeUndefined();
   });
 
   it("check() proves the repository answers with the token, and fails with a bad one", async () => {
@@ -242,6 +247,28 @@ describe("GitHub pull-request provider, through @octokit/rest", () => {
     expect(error.status).toBe(401);
     expect(error.message).toContain(`GitHub repository ${REPO}`);
     expect(error.message).not.toContain("ghp_revoked");
+  });
+
+  it("check() of a repository that is not there says to check the repository name, not a pull request", async () => {
+    const gh = await start();
+    const error = await lookupError(
+      gitHubProvider({ repository: "contoso/gone", token: TOKEN, baseUrl: gh.url }).check(),
+    );
+    expect(error.status).toBe(404);
+    expect(error.message).toMatch(
+      /^GitHub repository contoso\/gone at \S+: 404 Not Found; check the repository name, and/,
+    );
+    expect(error.message).not.toMatch(/pull request/);
+  });
+
+  it("a short token does not garble the messages it is kept out of", async () => {
+    const gh = await start({ ...fixture, tokens: ["t"] });
+    const error = await lookupError(
+      gitHubProvider({ repository: REPO, token: "t", baseUrl: gh.url }).status(9999),
+    );
+    expect(error.message).toMatch(
+      /^GitHub pull request contoso\/shop#9999: 404 Not Found; check the repository name/,
+    );
   });
 
   it("a repository that is not owner/repo, or an API URL that is not one, is a usage error", () => {

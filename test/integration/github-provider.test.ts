@@ -67,6 +67,16 @@ describe("GitHub pull-request provider, through @octokit/rest", () => {
     expect(gh.requests[0]?.authorization).toBeUndefined();
   });
 
+  it("GitHub Enterprise: the API root's path is kept, a trailing slash is fine, and a JWT-shaped token goes as Bearer", async () => {
+    const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxMjM0NSJ9.c2lnbmF0dXJl";
+    const gh = await start({ ...fixture, tokens: [jwt], pathPrefix: "/api/v3" });
+    const provider = gitHubProvider({ repository: REPO, token: jwt, baseUrl: `${gh.url}/` });
+    expect(await provider.status(3571)).toBe("merged");
+    expect(gh.requests).toEqual([
+      { method: "GET", path: `/repos/${REPO}/pulls/3571`, authorization: `bearer ${jwt}` },
+    ]);
+  });
+
   it("a pull request that does not exist is a one-line PullRequestLookupError naming owner/repo#number, asked once", async () => {
     const gh = await start();
     const provider = gitHubProvider({ repository: REPO, token: TOKEN, baseUrl: gh.url });

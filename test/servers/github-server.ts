@@ -48,6 +48,8 @@ export interface GitHubServerOptions {
   tokens?: string[];
   /** Tokens that read repositories but not pull requests (403). */
   limitedTokens?: string[];
+  /** Where the API root is, as on GitHub Enterprise Server: e.g. `/api/v3`; default the server's root. */
+  pathPrefix?: string;
 }
 
 export interface LoggedRequest {
@@ -58,7 +60,7 @@ export interface LoggedRequest {
 }
 
 export interface GitHubServer {
-  /** http://127.0.0.1:PORT — the API root, what a GitHub Enterprise `baseUrl` would be. */
+  /** http://127.0.0.1:PORT[/pathPrefix] — the API root, what a GitHub Enterprise `baseUrl` would be. */
   url: string;
   /** Every request received, in order, refused ones included. */
   requests: LoggedRequest[];
@@ -85,7 +87,7 @@ export async function startGitHubServer(options: GitHubServerOptions): Promise<G
   let hanging = false;
   let used = 0;
   const resetAt = Math.floor(Date.now() / 1000) + 3600;
-  let url = "";
+  let apiUrl = "";
 
   const tokenOf = (header: string | undefined) => /^(?:token|bearer)\s+(\S+)$/i.exec(header ?? "")?.[1];
 
@@ -133,7 +135,9 @@ export async function startGitHubServer(options: GitHubServerOptions): Promise<G
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? "/", "http://github.test").pathname;
+    const full = new URL(req.url ?? "/", "http://github.test").pathname;
+    const prefix = options.pathPrefix ?? "";
+    const path = full.startsWith(`${prefix}/`) ? full.slice(prefix.length) : `/not-under-the-api-root${full}`;
     requests.push({ method: req.method ?? "", path, authorization: req.headers.authorization });
     for (const w of [...waiters]) {
       if (requests.length >= w.n) {
@@ -162,8 +166,9 @@ export async function startGitHubServer(options: GitHubServerOptions): Promise<G
     const m = /^\/repos\/([^/]+)\/([^/]+)(?:\/pulls\/([^/]+))?\/?$/.exec(path);
     if (req.method !== "GET" || !m) return failure(res, 404, "Not Found");
     const [, owner = "", name = "", pull] = m;
-    const full = `${owner}/${name}`;
-    const repo = Object.entries(options.repositories).find(([k]) => k.toLowerCase() === full.toLowerCase());
+    const repo = Object.entries(options.repositories).find(
+      ([k]) => k.toLowerCase() === `${owner}/${name}`.toLowerCase(),
+    );
     if (!repo || (repo[1].private && access === "anonymous")) {
       return failure(
         res,
@@ -174,7 +179,7 @@ export async function startGitHubServer(options: GitHubServerOptions): Promise<G
           : "https://docs.github.com/rest/pulls/pulls#get-a-pull-request",
       );
     }
-    const repoBody = repositoryPayload(url, repo[0], repo[1], access);
+    const repoBody = repositoryPayload(apiUrl, repo[0], repo[1], access);
     if (pull === undefined) return send(res, 200, repoBody);
 
     if (access === "limited") {
@@ -189,7 +194,7 @@ export async function startGitHubServer(options: GitHubServerOptions): Promise<G
     const found = repo[1].pulls?.find((p) => String(p.number) === pull);
     if (!found)
       return failure(res, 404, "Not Found", "https://docs.github.com/rest/pulls/pulls#get-a-pull-request");
-    return send(res, 200, pullPayload(url, repoBody, found));
+    return send(res, 200, pullPayload(apiUrl, repoBody, found));
   };
 
   const server = createServer(handle);
@@ -201,10 +206,10 @@ export async function startGitHubServer(options: GitHubServerOptions): Promise<G
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
   });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}${options.pathPrefix ?? ""}`;
 
   return {
-    url,
+    url: apiUrl,
     requests,
     pullRequests: (repository, n) =>
       requests.filter((r) => r.path.toLowerCase() === `/repos/${repository}/pulls/${n}`.toLowerCase()).length,

@@ -97,7 +97,17 @@ export function azureDevOpsProvider(options: AzureDevOpsProviderOptions): PullRe
   let gitApi: Promise<IGitApi> | undefined;
   const git = (): Promise<IGitApi> => {
     if (!gitApi) {
-      const attempt = deadline.run(AbortSignal.timeout(timeoutMs), () => connection.getGitApi());
+      const attempt = deadline.run(AbortSignal.timeout(timeoutMs), async () => {
+        const api = await connection.getGitApi();
+        // The SDK would send the token wherever the server's resource areas point; we do not.
+        const apiHost = new URL(api.baseUrl).host;
+        if (apiHost !== new URL(organization).host) {
+          throw new DiscoveryRefusal(
+            `the server places its Git API on ${apiHost}, and regsweep sends the token only to the host you named — use the organization URL on ${apiHost}`,
+          );
+        }
+        return api;
+      });
       gitApi = attempt;
       attempt.catch(() => {
         if (gitApi === attempt) gitApi = undefined;
@@ -213,6 +223,9 @@ function parseOrganization(input: string): string {
   return url.href.replace(/\/+$/, "");
 }
 
+/** Discovery found something this adapter refuses to follow; the message is the detail after the PR. */
+class DiscoveryRefusal extends Error {}
+
 interface ErrorContext {
   readonly secret: string;
   readonly project: string;
@@ -222,6 +235,7 @@ interface ErrorContext {
 /** One line a user can act on; the token, in any encoding the SDK sends it, never appears. */
 function lookupError(error: unknown, what: string, context: ErrorContext): Error {
   if (error instanceof PullRequestLookupError || error instanceof AbortedError) return error;
+  if (error instanceof DiscoveryRefusal) return new PullRequestLookupError(`${what}: ${error.message}`);
   const e = error as { statusCode?: unknown; code?: unknown; message?: unknown; responseHeaders?: unknown };
   const status = typeof e.statusCode === "number" ? e.statusCode : undefined;
   const renew =

@@ -54,6 +54,8 @@ describe("Azure DevOps pull-request status through azure-devops-node-api", () =>
       "completed",
       "notSet",
     ]);
+    // Concurrent first lookups share one discovery.
+    expect(ado.requests.filter((r) => r.path === "/contoso/_apis/ResourceAreas")).toHaveLength(1);
   });
 
   it("a status string the SDK does not know comes back as notSet (the SDK folds it into 0), so notSet must mean unknown", async () => {
@@ -163,6 +165,43 @@ describe("Azure DevOps pull-request status through azure-devops-node-api", () =>
     expect(error.message).toBe(
       `azure-devops ${ado.url}/shop PR 6: 400 refused (The server answers 400 to '***'.) — check the organization URL and project`,
     );
+  });
+
+  it("an answer without a status, or about another pull request, is a lookup error, not a status", async () => {
+    const ado = await server({
+      pullRequests: { 31: { status: null }, 32: { status: "completed", reportsId: 33 } },
+    });
+    const p = provider(ado.url);
+    const missing = await failure(p.status(31));
+    expect(missing).toBeInstanceOf(PullRequestLookupError);
+    expect(missing.message).toBe(
+      `azure-devops ${ado.url}/shop PR 31: the answer has no status regsweep knows (undefined) — keep the images and report this`,
+    );
+    const other = await failure(p.status(32));
+    expect(other).toBeInstanceOf(PullRequestLookupError);
+    expect(other.message).toContain("PR 32: the server answered with PR 33");
+  });
+
+  it("a failed discovery is not remembered: the next lookup discovers again and succeeds", async () => {
+    const ado = await server({ discoveryAnswer: 401, pullRequests: { 2: { status: "abandoned" } } });
+    const p = provider(ado.url);
+    expect((await failure(p.status(2))).message).toContain("PR 2: 401 unauthorized");
+    ado.setDiscoveryAnswer(undefined);
+    expect(await p.status(2)).toBe("abandoned");
+  });
+
+  it("the token goes only to the host the user named, even when the server places the Git API elsewhere", async () => {
+    const ado = await server({ areaHost: "localhost", pullRequests: { 2: { status: "active" } } });
+    const error = await failure(provider(ado.url).status(2));
+    const port = new URL(ado.url).port;
+    expect(error).toBeInstanceOf(PullRequestLookupError);
+    expect(error.message).toBe(
+      `azure-devops ${ado.url}/shop PR 2: the server places its Git API on localhost:${port}, and regsweep sends the token only to the host you named — use the organization URL on localhost:${port}`,
+    );
+    expect(ado.requests.map((r) => r.path)).toEqual([
+      "/contoso/_apis/Location",
+      "/contoso/_apis/ResourceAreas",
+    ]);
   });
 
   it("a URL that is not Azure DevOps says so", async () => {

@@ -18,8 +18,10 @@ import type { AddressInfo } from "node:net";
  */
 
 export interface PullRequestFixture {
-  /** The REST status string: active, abandoned, completed, notSet (or anything, to see what the SDK does). */
-  status?: string;
+  /** The REST status string: active, abandoned, completed, notSet (or anything, to see what the SDK does); null leaves it out. Default active. */
+  status?: string | null;
+  /** Answer with this pullRequestId instead of the one asked for. */
+  reportsId?: number;
   /** Answer this HTTP status instead of the pull request (401, 403, 404, 429, 500...). */
   answer?: number;
   /** Never answer: the request stays open until stop(). */
@@ -37,6 +39,8 @@ export interface AzureDevOpsServerOptions {
   pat?: string;
   bearer?: string;
   pullRequests?: Record<number, PullRequestFixture>;
+  /** Host name that ResourceAreas gives as the git area's location (default 127.0.0.1, this server). */
+  areaHost?: string;
   /** Answer every OPTIONS discovery request with this status (e.g. 404: a URL that is no Azure DevOps). */
   discoveryAnswer?: number;
 }
@@ -60,6 +64,8 @@ export interface AzureDevOpsServer {
   /** GETs of pull request `id` that reached the server. */
   lookups(id: number): number;
   setPullRequest(id: number, fixture: PullRequestFixture): void;
+  /** Changes options.discoveryAnswer (undefined: answer discovery normally). */
+  setDiscoveryAnswer(status: number | undefined): void;
   /** Resolves when a request whose path matches `pattern` has arrived. */
   arrived(pattern: RegExp): Promise<void>;
   stop(): Promise<void>;
@@ -112,6 +118,7 @@ export async function startAzureDevOpsServer(
   const requests: RecordedRequest[] = [];
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
   let origin = "";
+  let discoveryAnswer = options.discoveryAnswer;
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = typeof body === "string" ? body : JSON.stringify(body);
@@ -159,7 +166,7 @@ export async function startAzureDevOpsServer(
     return { auth: header === "" ? "none" : "other", authorized: false, given: header };
   };
 
-  const pullRequestBody = (project: string, id: number, status: string) => ({
+  const pullRequestBody = (project: string, id: number, status: string | null) => ({
     repository: {
       id: "3411ebc1-d5aa-464f-9615-0b527bc66719",
       name: "shop-api",
@@ -168,7 +175,7 @@ export async function startAzureDevOpsServer(
     },
     pullRequestId: id,
     codeReviewId: id,
-    status,
+    ...(status === null ? {} : { status }),
     createdBy: { displayName: "Normal Paulk", id: "110edd6f-0e8c-4e2c-8e19-1e6e0a1e2f1e" },
     creationDate: "2024-06-14T09:31:00.0000000Z",
     title: `Change ${id}`,
@@ -210,8 +217,8 @@ export async function startAzureDevOpsServer(
     const rest = lower.slice(base.length + 1);
 
     if (req.method === "OPTIONS") {
-      if (options.discoveryAnswer) {
-        send(res, options.discoveryAnswer, "Not Found");
+      if (discoveryAnswer) {
+        send(res, discoveryAnswer, `The server answers ${discoveryAnswer}.`);
         return;
       }
       const area = /^_apis\/([^/]+)$/.exec(rest)?.[1];
@@ -236,7 +243,7 @@ export async function startAzureDevOpsServer(
         send(res, 200, { count: 0, value: null });
         return;
       }
-      const locationUrl = `${origin}${base}/`;
+      const locationUrl = `${origin.replace("127.0.0.1", options.areaHost ?? "127.0.0.1")}${base}/`;
       send(res, 200, {
         count: 2,
         value: [
@@ -292,7 +299,15 @@ export async function startAzureDevOpsServer(
             vssError(`The server answers ${fixture.answer} to '${given}'.`, "VssServiceException"),
           );
         } else {
-          send(res, 200, pullRequestBody(project, id, fixture.status ?? "active"));
+          send(
+            res,
+            200,
+            pullRequestBody(
+              project,
+              fixture.reportsId ?? id,
+              fixture.status === undefined ? "active" : fixture.status,
+            ),
+          );
         }
       };
       if (fixture?.hang) return;
@@ -327,6 +342,9 @@ export async function startAzureDevOpsServer(
       ).length,
     setPullRequest: (id, fixture) => {
       pullRequests.set(id, fixture);
+    },
+    setDiscoveryAnswer: (status) => {
+      discoveryAnswer = status;
     },
     arrived: (pattern) =>
       new Promise<void>((resolve) => {

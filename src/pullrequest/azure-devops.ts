@@ -130,7 +130,9 @@ export function azureDevOpsProvider(options: AzureDevOpsProviderOptions): PullRe
       return await Promise.race([deadline.run(combined, work), aborted]);
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`${what}: cancelled`, { cause: signal.reason });
-      if (timeout.aborted) {
+      // The shared discovery has its own deadline of the same length; its abort is a timeout too.
+      const abortedRequest = (error as { name?: unknown } | null)?.name === "AbortError";
+      if (timeout.aborted || abortedRequest) {
         throw new PullRequestLookupError(
           `${what}: no answer within ${formatSeconds(timeoutMs)} — check that ${organization} is reachable from here, or raise the timeout`,
         );

@@ -259,6 +259,17 @@ describe("Azure DevOps that does not answer", () => {
     expect(performance.now() - started).toBeLessThan(3_000);
   });
 
+  it("a lookup that joins a hung discovery started by another fails as a timeout too", async () => {
+    const silent = await startSilentServer();
+    onTestFinished(() => silent.stop());
+    const p = provider(`${silent.url}/contoso`, { timeoutMs: 500 });
+    const first = failure(p.status(1));
+    await silent.requestsArrived(1);
+    const second = failure(p.status(2));
+    expect((await first).message).toContain("PR 1: no answer within 0.5 s");
+    expect((await second).message).toContain("PR 2: no answer within 0.5 s");
+  });
+
   it("the caller's AbortSignal ends a hung lookup with AbortedError", async () => {
     const ado = await server({ pullRequests: { 4: { hang: true } } });
     const p = provider(ado.url, { timeoutMs: 60_000 });

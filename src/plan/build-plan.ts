@@ -79,9 +79,16 @@ export function buildPlan(input: PlanInput): Plan {
         ];
       })
     : [];
-  const pullRequests = policy.pullRequests ? pullRequestTags(policy.pullRequests, deleted, kept) : undefined;
   const untag =
-    policy.pullRequests?.action === "untag" ? untagEntries(policy.pullRequests, kept, resolution) : [];
+    policy.pullRequests?.action === "untag" ? untagEntries(policy.pullRequests, kept, resolution) : undefined;
+  const pullRequests = policy.pullRequests
+    ? pullRequestTags(
+        policy.pullRequests,
+        deleted,
+        kept,
+        new Set(untag?.map((u) => `${u.repository}:${u.tag}`)),
+      )
+    : undefined;
   return {
     version: 1,
     registry: inventory.registry,
@@ -117,6 +124,8 @@ function pullRequestTags(
   rule: PullRequestRule,
   deleted: readonly Decided[],
   kept: readonly Decided[],
+  /** `repo:tag` removed by untag: deleted tags, although their manifests stay. */
+  untagged: ReadonlySet<string>,
 ): NonNullable<Plan["pullRequests"]> {
   const rows = (list: readonly Decided[]) =>
     list.flatMap(({ repository, node, decision }) =>
@@ -131,7 +140,7 @@ function pullRequestTags(
     a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag);
   return {
     provider: rule.provider,
-    deleted: rows(deleted)
+    deleted: [...rows(deleted), ...rows(kept).filter((r) => untagged.has(`${r.repository}:${r.tag}`))]
       .map(({ repository, tag, node, verdict }) => ({
         repository,
         tag,
@@ -141,6 +150,7 @@ function pullRequestTags(
       }))
       .sort(order),
     preserved: rows(kept)
+      .filter((r) => !untagged.has(`${r.repository}:${r.tag}`))
       .map(({ repository, tag, node, decision, verdict }) => {
         // The strongest reason first: in use beats an open PR, which beats any other rule.
         const inUse = decision.reasons.find((r) => r.rule === "in-use");

@@ -32,6 +32,14 @@ export function formatPlanText(plan: Plan, now: Date): string {
       lines.push(`  DELETE ${row(d, now)}  ${d.reasons.map((r) => r.detail).join("; ")}`);
     for (const k of g.keep) lines.push(`  KEEP   ${row(k, now)}  ${k.reasons.map(keepReason).join("; ")}`);
   }
+  if (plan.untag?.length) {
+    lines.push("", `Tags to remove, the manifests staying: ${plan.untag.length}`);
+    for (const u of plan.untag) {
+      lines.push(
+        `  UNTAG  ${u.repository}:${u.tag} (${short(u.digest)})  ${u.reasons.map((r) => r.detail).join("; ")}`,
+      );
+    }
+  }
   const s = plan.summary;
   lines.push("");
   lines.push(

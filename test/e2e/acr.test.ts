@@ -13,6 +13,7 @@ import { type FaultProxy, startFaultProxy } from "../harness/fault-proxy.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry-process.js";
 import { startTokenServer, type TokenServer } from "../harness/token-server.js";
 import { connect, runCli, tempDir } from "../integration/helpers.js";
+import { startAzureDevOpsServer } from "../servers/azure-devops-server.js";
 
 const DAY = 86_400_000;
 const iso = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY).toISOString();
@@ -29,6 +30,7 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
   let acr: FaultProxy;
   const exchanges: string[] = [];
   const images: Record<string, BuiltManifest> = {};
+  const untagged: string[] = [];
   const listed: {
     repo: string;
     digest: string;
@@ -97,13 +99,44 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
       deleteEnabled: true,
     });
 
+    // Pull-request images, for untag: PR 21 is abandoned, PR 22 active.
+    for (const [name, tags] of [
+      ["pr21", ["PR21-a"]],
+      ["mixed", ["PR21-b", "stable"]],
+      ["pr22", ["PR22-a"]],
+    ] as const) {
+      images[name] = buildImage({ seed: `acr ${name}`, created: iso(0) });
+      await pushManifest(client, "prs/app", images[name], tags);
+      listed.push({
+        repo: "prs/app",
+        digest: images[name].digest,
+        tags: [...tags],
+        createdTime: iso(1),
+        deleteEnabled: true,
+      });
+    }
+
     acr = await startFaultProxy(registry.url, ({ method, url }) => {
       const u = new URL(url, "http://x");
       if (method === "POST" && u.pathname === "/oauth2/exchange") {
         exchanges.push(url);
         return { status: 200, body: { refresh_token: REFRESH } };
       }
-      if (u.pathname === "/acr/v1/_catalog") return { status: 200, body: { repositories: ["team/app"] } };
+      if (u.pathname === "/acr/v1/_catalog")
+        return {
+          status: 200,
+          body: { repositories: [...new Set(listed.map((l) => l.repo))].sort().reverse() },
+        };
+      const untag = /^\/acr\/v1\/(.+)\/_tags\/([^/]+)$/.exec(u.pathname);
+      if (method === "DELETE" && untag) {
+        const [, repo, tag] = untag as unknown as [string, string, string];
+        const entry = listed.find((l) => l.repo === repo && l.tags.includes(decodeURIComponent(tag)));
+        if (!entry)
+          return { status: 404, body: { errors: [{ code: "TAG_UNKNOWN", message: "tag unknown" }] } };
+        entry.tags = entry.tags.filter((t) => t !== decodeURIComponent(tag));
+        untagged.push(`${repo}:${decodeURIComponent(tag)}`);
+        return { status: 202, body: {} };
+      }
       const m = /^\/acr\/v1\/(.+)\/_manifests$/.exec(u.pathname);
       if (!m) return null;
       // Two per page, the next page in a Link header, as ACR pages.
@@ -202,5 +235,56 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
     expect(await client.headManifest("team/app", images["untagged-old"]?.digest ?? "")).toBeUndefined();
     expect(await client.headManifest("team/app", images["locked-old"]?.digest ?? "")).toBeDefined();
     expect(await client.headManifest("team/app", images.new?.digest ?? "")).toBeDefined();
+  });
+
+  it("untag (a pull-request rule): removes only the closed PRs' tags through ACR's API; every manifest stays", async () => {
+    const dir = await tempDir();
+    const ado = await startAzureDevOpsServer({
+      projects: ["shop"],
+      pat: "ado-pat",
+      pullRequests: { 21: { status: "abandoned" }, 22: { status: "active" } },
+    });
+    try {
+      const res = await runCli(
+        [
+          "purge",
+          "--registry",
+          acr.url,
+          "--registry-type",
+          "acr",
+          "--filter",
+          "prs/.*:.*",
+          "--no-cache",
+          "--pr-provider",
+          "azure-devops",
+          "--pr-org",
+          ado.url,
+          "--pr-project",
+          "shop",
+          "--pr-action",
+          "untag",
+          "--no-usage-sources",
+          "--apply",
+          "--yes",
+          "--audit-dir",
+          join(dir, "audits"),
+          "-o",
+          join(dir, "plan.json"),
+        ],
+        { env: { REGSWEEP_AZURE_TOKEN: ENTRA, AZURE_DEVOPS_EXT_PAT: "ado-pat" } },
+      );
+      expect(res.code, res.stderr).toBe(0);
+      expect(untagged.sort()).toEqual(["prs/app:PR21-a", "prs/app:PR21-b"]);
+      expect(res.stderr).toMatch(/untagged 2/);
+      const { registry: client } = connect(
+        registry.url,
+        {},
+        { credentials: { username: ACR_REFRESH_TOKEN_USER, password: REFRESH } },
+      );
+      for (const name of ["pr21", "mixed", "pr22"])
+        expect(await client.headManifest("prs/app", images[name]?.digest ?? "")).toBeDefined();
+    } finally {
+      await ado.stop();
+    }
   });
 });

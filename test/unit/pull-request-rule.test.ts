@@ -84,4 +84,37 @@ describe("pull-request tags", () => {
       expect(p.delete.map((e) => e.digest)).not.toContain(inUse.digest);
     }
   });
+
+  it("untag plans only the closed PRs' tags, never a tag in use, and keeps the manifests; untaggedAfterUntag deletes what is left untagged", () => {
+    const untagPlan = (deleteLeftUntagged: boolean) =>
+      buildPlan({
+        inventory: inv,
+        policy: {
+          ...policy(),
+          pullRequests: {
+            ...rule({ 12: "completed", 13: "active", 14: { error: "x" } }),
+            action: "untag",
+            deleteLeftUntagged,
+          },
+        },
+        resolution: resolveUsages(inv, usages),
+        now: NOW,
+        options: { filters: [".*:.*"], ago: null, keep: null, untagged: false },
+      });
+    const only = untagPlan(false);
+    expect(only.delete).toEqual([]);
+    expect(only.untag?.map((u) => u.tag).sort()).toEqual(["PR12-other", "PR12-test", "PR12-test-arm"]);
+    expect(only.pullRequests?.deleted.map((d) => d.tag).sort()).toEqual([
+      "PR12-other",
+      "PR12-test",
+      "PR12-test-arm",
+    ]);
+    expect(only.pullRequests?.preserved.map((d) => d.tag)).not.toContain("PR12-test");
+    expect(only.keep.find((k) => k.digest === closed.digest)?.reasons.map((r) => r.rule)).toContain(
+      "pull-request-untagged",
+    );
+    const after = untagPlan(true);
+    expect(after.delete.map((e) => e.digest).sort()).toEqual([closed.digest, sig.digest].sort());
+    expect(after.untag?.map((u) => u.tag)).toEqual(["PR12-other"]);
+  });
 });

@@ -181,7 +181,7 @@ function untagEntries(
   rule: PullRequestRule,
   kept: readonly Decided[],
   resolution: Resolution,
-): Plan["untag"] {
+): UntagEntry[] {
   return kept.flatMap(({ repository, node }) => {
     const usedTags = new Set(
       [...(resolution.inUse.get(repository)?.values() ?? [])].flat().map((u) => u.reference.tag),

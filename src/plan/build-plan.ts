@@ -177,11 +177,7 @@ function pullRequestTags(
  * With `action: untag`: the closed PRs' tags on manifests that stay. A tag an in-use reference
  * names is never removed: a workload pulling by it would fail.
  */
-function untagEntries(
-  rule: PullRequestRule,
-  kept: readonly Decided[],
-  resolution: Resolution,
-): UntagEntry[] {
+function untagEntries(rule: PullRequestRule, kept: readonly Decided[], resolution: Resolution): UntagEntry[] {
   return kept.flatMap(({ repository, node }) => {
     const usedTags = new Set(
       [...(resolution.inUse.get(repository)?.values() ?? [])].flat().map((u) => u.reference.tag),

@@ -4,7 +4,7 @@
  * Every call takes an options object with `signal` (cancel) and `onEvent` (warnings, progress).
  */
 export type { ItemResult, ItemStatus } from "./apply/execute-plan.js";
-export type { Config, UsageSourceConfig } from "./config/config-schema.js";
+export type { Config, PullRequestRuleConfig, UsageSourceConfig } from "./config/config-schema.js";
 export {
   AbortedError,
   ExitCode,
@@ -27,6 +27,7 @@ export {
 } from "./pipeline/open-registry.js";
 export { type PlanInput, type PolicySpec, plan, purgePolicy } from "./pipeline/plan.js";
 export { readPlan, writePlan } from "./pipeline/plan-file.js";
+export { lookUpPullRequests, type PullRequestSpec } from "./pipeline/pull-requests.js";
 export { type RestoreOptions, type RestoreResult, restore } from "./pipeline/restore.js";
 export { type ScanOptions, scan } from "./pipeline/scan.js";
 export {
@@ -38,5 +39,12 @@ export {
 } from "./pipeline/usages.js";
 export type { DeleteEntry, KeepEntry, Plan } from "./plan/plan-schema.js";
 export type { Filter } from "./policy/filter.js";
+export type { PullRequestLookup, PullRequestRule } from "./policy/pull-request-rule.js";
 export type { PurgePolicy } from "./policy/purge-policy.js";
+export {
+  defaultDeleteWhen,
+  makePullRequestProvider,
+  type PullRequestCredentials,
+} from "./pullrequest/make-provider.js";
+export type { PullRequestProvider, PullRequestStatus } from "./pullrequest/provider.js";
 export type { Usage, UsageSource } from "./usage/usage.js";

@@ -72,11 +72,39 @@ export async function pullRequestSpec(
     rule = parsed.data;
   }
   if (!rule) return undefined;
+  let credentials = pullRequestCredentials(process.env);
+  if (rule.provider === "azure-devops" && !credentials.azureDevOpsPat && !credentials.azureDevOpsBearer) {
+    credentials = { ...credentials, azureDevOpsBearer: await entraTokenForAzureDevOps(config) };
+  }
   return {
-    provider: await makePullRequestProvider(rule, pullRequestCredentials(process.env)),
+    provider: await makePullRequestProvider(rule, credentials),
     tagPattern: rule.tagPattern,
     deleteWhen: rule.deleteWhen ?? defaultDeleteWhen(rule.provider),
     action: rule.action,
     deleteLeftUntagged: rule.untaggedAfterUntag,
   };
+}
+
+/** Azure DevOps' Entra application: tokens for it are accepted as bearer tokens. */
+const AZURE_DEVOPS_SCOPE = "499b84ac-1321-427f-aa17-267ca6975798/.default";
+
+/**
+ * Without a PAT or the pipeline's token, the Entra identity (az login, workload or managed identity,
+ * or REGSWEEP_AZURE_TOKEN) signs in to Azure DevOps, as `az devops` can.
+ */
+async function entraTokenForAzureDevOps(config: Config): Promise<string> {
+  try {
+    const { azureContext } = await import("../usage/azure/azure-context.js");
+    const token = await azureContext(config.azure).credential.getToken(AZURE_DEVOPS_SCOPE);
+    if (!token?.token) throw new Error("no token");
+    return token.token;
+  } catch (error) {
+    throw new UsageError(
+      `the pull-request rule reads Azure DevOps, but no credential was found (${oneLine((error as Error).message)}): set AZURE_DEVOPS_EXT_PAT (a PAT with Code read), pass $(System.AccessToken) as SYSTEM_ACCESSTOKEN in a pipeline, or sign in with az login`,
+    );
+  }
+}
+
+function oneLine(text: string): string {
+  return text.split("\n")[0]?.slice(0, 160) ?? "";
 }

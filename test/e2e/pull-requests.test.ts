@@ -205,4 +205,47 @@ describe("pull-request images", () => {
     );
     for (const kept of Object.keys(s.images)) expect(await exists(s.repo, s.images[kept])).toBe(true);
   });
+
+  it("Azure DevOps without a PAT signs in with the Entra identity (here REGSWEEP_AZURE_TOKEN), sent as a bearer token", async () => {
+    const s = await seed();
+    ado = await startAzureDevOpsServer({
+      projects: ["shop"],
+      bearer: "entra-token-for-ado",
+      pullRequests: { 12: { status: "completed" } },
+    });
+    const res = await runCli(
+      [
+        "plan",
+        "--registry",
+        url,
+        "--filter",
+        `${s.repo}:PR12-test`,
+        "--no-cache",
+        "--format",
+        "json",
+        "--pr-provider",
+        "azure-devops",
+        "--pr-org",
+        ado.url,
+        "--pr-project",
+        "shop",
+        "--in-use-file",
+        s.inUse,
+        "--audit-dir",
+        join(s.dir, "audits"),
+      ],
+      {
+        env: {
+          REGSWEEP_AZURE_TOKEN: "entra-token-for-ado",
+          AZURE_DEVOPS_EXT_PAT: "",
+          SYSTEM_ACCESSTOKEN: "",
+        },
+      },
+    );
+    expect(res.code, res.stderr).toBe(0);
+    expect(planSchema.parse(JSON.parse(res.stdout)).pullRequests?.deleted.map((d) => d.tag)).toEqual([
+      "PR12-test",
+    ]);
+    expect(ado.requests.some((r) => r.auth === "bearer" && r.authorized)).toBe(true);
+  });
 });

@@ -14,7 +14,57 @@ const namespaces = z
   .strict()
   .optional();
 
+/** Where one query's image names are, by dotted path (arrays are walked). */
+const mongoImageSchema = z.union([
+  z.string().describe("dotted path of a field holding a whole image reference"),
+  z
+    .object({
+      reference: z.string().optional().describe("dotted path of a whole reference"),
+      repository: z.string().optional().describe("dotted path of the repository"),
+      repositoryPrefix: z
+        .string()
+        .optional()
+        .describe("put before the repository field's value, or the repository itself when there is no field"),
+      tag: z.string().optional().describe("dotted path of the tag"),
+      digest: z.string().optional().describe("dotted path of the digest"),
+    })
+    .strict(),
+]);
+
+export const mongoQuerySchema = z
+  .object({
+    collection: z.string(),
+    filter: z.record(z.string(), z.unknown()).optional().describe("a find filter; default every document"),
+    pipeline: z
+      .array(z.record(z.string(), z.unknown()))
+      .optional()
+      .describe("an aggregation instead of a filter"),
+    image: mongoImageSchema,
+  })
+  .strict();
+export type MongoQuery = z.infer<typeof mongoQuerySchema>;
+
 export const usageSourceSchema = z.discriminatedUnion("type", [
+  z
+    .object({
+      type: z.literal("mongodb"),
+      uri: z.string().optional().describe("mongodb://…; prefer uriEnv, so the file holds no credential"),
+      uriEnv: z.string().optional().describe("the environment variable holding the URI, e.g. MONGODB_URI"),
+      database: z.string().optional().describe("default: the URI's database, or domino for the preset"),
+      preset: z.enum(["domino"]).optional().describe("the collections and fields the Domino cleaner reads"),
+      queries: z.array(mongoQuerySchema).optional(),
+      registry: z
+        .string()
+        .optional()
+        .describe("the registry host the database's image names refer to when they name none"),
+      optional,
+    })
+    .strict()
+    .refine((s) => s.uri || s.uriEnv, { message: "give uri or uriEnv", path: ["uri"] })
+    .refine((s) => s.preset || s.queries?.length, {
+      message: "give queries, or preset: domino",
+      path: ["queries"],
+    }),
   z
     .object({
       type: z.literal("file"),

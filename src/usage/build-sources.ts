@@ -18,6 +18,8 @@ export interface SourceDeps {
   /** Made on first use, so runs without Azure sources never touch Azure identity. */
   readonly azure: () => Promise<AzureContext>;
   readonly readStdin: () => Promise<string>;
+  /** Where a source's `uriEnv` and similar names are looked up. */
+  readonly env?: Record<string, string | undefined>;
 }
 
 /**
@@ -96,6 +98,28 @@ export function sourcesFromConfig(source: UsageSourceConfig, deps: SourceDeps): 
           ),
         ),
       ];
+    case "mongodb": {
+      const label = `mongodb${source.preset ? ` (${source.preset} preset)` : ""}`;
+      return [
+        lazy(label, optional, async () => {
+          const uri = source.uri ?? (source.uriEnv ? deps.env?.[source.uriEnv] : undefined);
+          if (!uri)
+            throw new Error(
+              `${source.uriEnv ?? "uriEnv"} is not set: it must hold the MongoDB connection string`,
+            );
+          const { mongoDbSource } = await import("./mongodb-source.js");
+          const { dominoQueries } = await import("./domino-preset.js");
+          return mongoDbSource({
+            uri,
+            database: source.database ?? databaseOf(uri) ?? (source.preset === "domino" ? "domino" : "test"),
+            queries: [...(source.preset === "domino" ? dominoQueries() : []), ...(source.queries ?? [])],
+            ...(source.registry ? { registry: source.registry } : {}),
+            optional,
+            label,
+          });
+        }),
+      ];
+    }
     case "aks":
       return [
         lazy("aks", optional, async () =>
@@ -154,4 +178,10 @@ function lazy(name: string, optional: boolean, make: () => Promise<UsageSource>)
       return source.load(signal);
     },
   };
+}
+
+/** The database a connection string names (`mongodb://host/db?…`), if any. */
+function databaseOf(uri: string): string | undefined {
+  const m = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
+  return m?.[1] ? decodeURIComponent(m[1]) : undefined;
 }

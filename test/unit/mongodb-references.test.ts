@@ -84,7 +84,9 @@ describe("image references from database documents", () => {
 describe("mongodb usage source configuration", () => {
   it("needs a URI (or the variable holding it) and queries or the preset", async () => {
     const { usageSourceSchema } = await import("../../src/config/config-schema.js");
-    expect(usageSourceSchema.safeParse({ type: "mongodb", preset: "domino", uriEnv: "MONGODB_URI" }).success).toBe(true);
+    expect(
+      usageSourceSchema.safeParse({ type: "mongodb", preset: "domino", uriEnv: "MONGODB_URI" }).success,
+    ).toBe(true);
     expect(usageSourceSchema.safeParse({ type: "mongodb", preset: "domino" }).success).toBe(false);
     expect(usageSourceSchema.safeParse({ type: "mongodb", uri: "mongodb://h/db" }).success).toBe(false);
   });

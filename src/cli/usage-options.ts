@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import type { Config } from "../config/config-schema.js";
+import { parseRegistryTarget } from "../oci/reference.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
 import type { UsageSource } from "../usage/usage.js";
@@ -51,14 +52,26 @@ export function namesSources(flags: UsageFlags & { config?: string }): boolean {
 /** The configured sources plus those the flags add. */
 export function usageSourcesOf(
   config: Config,
-  flags: UsageFlags,
+  flags: UsageFlags & { registry?: string },
   readStdin: () => Promise<string>,
 ): UsageSource[] {
+  const registryHost = hostOfRegistry(flags.registry ?? config.registry.url);
   return buildUsageSources(
     config,
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
-    sourceDeps(config.azure, readStdin, process.env),
+    { ...sourceDeps(config.azure, readStdin, process.env), ...(registryHost ? { registryHost } : {}) },
   );
+}
+
+/** The host image names use for the registry being cleaned, where the flags or file name one. */
+function hostOfRegistry(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const target = parseRegistryTarget(url, true);
+    return target.kind === "http" ? target.host : "oci-layout";
+  } catch {
+    return undefined;
+  }
 }
 
 export function aliasesOf(

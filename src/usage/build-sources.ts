@@ -20,6 +20,8 @@ export interface SourceDeps {
   readonly readStdin: () => Promise<string>;
   /** Where a source's `uriEnv` and similar names are looked up. */
   readonly env?: Record<string, string | undefined>;
+  /** The registry being cleaned: what a database's host-less image names refer to. */
+  readonly registryHost?: string;
 }
 
 /**
@@ -113,7 +115,9 @@ export function sourcesFromConfig(source: UsageSourceConfig, deps: SourceDeps): 
             uri,
             database: source.database ?? databaseOf(uri) ?? (source.preset === "domino" ? "domino" : "test"),
             queries: [...(source.preset === "domino" ? dominoQueries() : []), ...(source.queries ?? [])],
-            ...(source.registry ? { registry: source.registry } : {}),
+            ...((source.registry ?? deps.registryHost)
+              ? { registry: source.registry ?? deps.registryHost }
+              : {}),
             optional,
             label,
           });

@@ -99,9 +99,18 @@ function program(setCode: (code: number) => void): Command {
 
   cli
     .command("report")
-    .description("render a plan as text, or as an HTML page with --html")
+    .description("render a plan as text, JSON or HTML, or with --by its sizes per image, repository or owner")
     .option("--plan <file>", "the plan (default: the newest one kept under the audit directory)")
     .option("--html <file>", "write an HTML report here")
+    .addOption(
+      new Option(
+        "--by <group>",
+        "sizes per group: total, and what deleting it frees (each blob once)",
+      ).choices(["image", "repository", "owner"]),
+    )
+    .addOption(
+      new Option("--format <format>", "what to print (default text)").choices(["text", "json", "html"]),
+    )
     .option("--config <file>", "regsweep.yaml (for audit.dir)")
     .option("--audit-dir <dir>", "where plans were kept (default audits)")
     .action(async (flags: ReportFlags) => setCode(await runReport(flags)));

@@ -200,5 +200,9 @@ function entry(repository: string, node: ManifestNode) {
     created: node.created ?? null,
     ageSource: node.ageSource,
     sizeBytes: node.sizeBytes,
+    blobs: [
+      { digest: node.digest, size: node.manifestSize },
+      ...node.blobs.map((b) => ({ digest: b.digest, size: b.size })),
+    ],
   };
 }

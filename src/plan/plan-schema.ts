@@ -19,6 +19,13 @@ export const keepEntrySchema = z.object({
   ageSource: z.enum(["registry", "config", "child", "unknown"]),
   sizeBytes: z.number().int().nonnegative(),
   reasons: z.array(reasonSchema).min(1),
+  /**
+   * Every blob the manifest holds, its own body included, so reports can count each shared layer
+   * once across the registry. Optional: plans made before it existed have none.
+   */
+  blobs: z.array(z.object({ digest, size: z.number().int().nonnegative() })).optional(),
+  /** Who the image belongs to, where a usage source knows (the MongoDB preset). */
+  owner: z.string().optional(),
 });
 
 export const deleteEntrySchema = keepEntrySchema.extend({

@@ -47,4 +47,5 @@ export {
   type PullRequestCredentials,
 } from "./pullrequest/make-provider.js";
 export type { PullRequestProvider, PullRequestStatus } from "./pullrequest/provider.js";
+export { type SizeReport, sizeReport } from "./report/size-report.js";
 export type { Usage, UsageSource } from "./usage/usage.js";

@@ -1,4 +1,5 @@
-import { ObjectId as ServerObjectId } from "bson";
+import { connect as connectTcp } from "node:net";
+import { deserialize, ObjectId as ServerObjectId, serialize } from "bson";
 import { MongoClient, MongoServerError, ObjectId } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type MongoServer, startMongoServer } from "./mongo-server.js";
@@ -279,6 +280,60 @@ describe("MongoDB test server in hang mode", () => {
       await expect(client.db("platform").command({ ping: 1 })).rejects.toThrow(/timed out/);
     } finally {
       await client.close();
+      await server.stop();
+    }
+  });
+});
+
+/** One OP_MSG over a raw socket, for the framing the driver does not use against a 7.0 server. */
+async function rawOpMsg(server: MongoServer, body: object, sequence: { id: string; docs: object[] }) {
+  const docs = sequence.docs.map((d) => serialize(d));
+  const name = Buffer.from(`${sequence.id}\0`);
+  const seqSize = Buffer.alloc(4);
+  seqSize.writeInt32LE(4 + name.length + docs.reduce((n, d) => n + d.length, 0));
+  const sections = Buffer.concat([
+    Buffer.from([0]),
+    serialize(body),
+    Buffer.from([1]),
+    seqSize,
+    name,
+    ...docs,
+    Buffer.alloc(4), // CRC-32C placeholder; checksumPresent says to skip it
+  ]);
+  const header = Buffer.alloc(20);
+  header.writeInt32LE(20 + sections.length, 0);
+  header.writeInt32LE(7, 4);
+  header.writeInt32LE(2013, 12);
+  header.writeUInt32LE(1, 16); // checksumPresent
+  const socket = connectTcp(server.port, server.host);
+  const chunks: Buffer[] = [];
+  const reply = await new Promise<Buffer>((resolve, reject) => {
+    socket.on("error", reject);
+    socket.on("close", () => reject(new Error("server closed the connection without a reply")));
+    socket.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      const all = Buffer.concat(chunks);
+      if (all.length >= 4 && all.length >= all.readInt32LE(0)) resolve(all);
+    });
+    socket.write(Buffer.concat([header, sections]));
+  });
+  socket.destroy();
+  expect(reply.readInt32LE(8)).toBe(7); // responseTo
+  return deserialize(reply.subarray(21));
+}
+
+describe("MongoDB test server framing", () => {
+  it("reads kind-1 document sequences and skips a checksum", async () => {
+    const server = await startMongoServer();
+    try {
+      const reply = await rawOpMsg(
+        server,
+        { insert: "things", $db: "platform" },
+        { id: "documents", docs: [{ _id: 1 }, { _id: 2 }] },
+      );
+      expect(reply).toEqual({ n: 2, ok: 1 });
+      expect(server.data("platform", "things")).toEqual([{ _id: 1 }, { _id: 2 }]);
+    } finally {
       await server.stop();
     }
   });

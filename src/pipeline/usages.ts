@@ -27,6 +27,8 @@ export interface LoadUsagesOptions extends RunOptions {
   readonly timeoutMs?: number;
   /** Azure settings (cloud, subscriptions) for Azure sources, and the environment their identity reads. */
   readonly azure?: { readonly settings?: Config["azure"]; readonly env?: Record<string, string | undefined> };
+  /** Where `uriEnv` and the Azure identity look (default: nowhere but the Azure SDK's own chain). */
+  readonly env?: Record<string, string | undefined>;
   /** Where a `file` source named `-` reads from; without it such a source is refused. */
   readonly readStdin?: () => Promise<string>;
 }
@@ -40,7 +42,7 @@ export function usageSources(specs: readonly SourceSpec[], options: LoadUsagesOp
   const readStdin =
     options.readStdin ??
     (() => Promise.reject(new UsageError("no standard input here: give the references as a list or a file")));
-  const deps = sourceDeps(azure, readStdin, options.azure?.env);
+  const deps = sourceDeps(azure, readStdin, options.env ?? options.azure?.env);
   return specs.flatMap((spec): UsageSource[] => {
     if ("load" in spec) return [spec];
     if (spec.type === "references") {

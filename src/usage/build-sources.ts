@@ -36,6 +36,7 @@ export function sourceDeps(
   return {
     azure: async () => (await import("./azure/azure-context.js")).azureContext(azure, env ? { env } : {}),
     readStdin,
+    ...(env ? { env } : {}),
   };
 }
 

@@ -33,6 +33,8 @@ export function mongoDbSource(options: MongoDbSourceOptions): UsageSource {
       const { MongoClient } = await import("mongodb");
       const client = new MongoClient(options.uri, {
         serverSelectionTimeoutMS: 15_000,
+        // The driver ignores timeoutMS (v7); a hung server is ended by this, or by the abort below.
+        socketTimeoutMS: 60_000,
         connectTimeoutMS: 15_000,
         appName: "regsweep",
       });

@@ -356,6 +356,10 @@ async function ecrCall<T>(
         status === 401 ? "unauthorized" : "denied",
       );
     }
-    throw new RegistryError(`ECR ${operation} for ${host} failed (${detail})`, status, "http");
+    throw new RegistryError(
+      `ECR ${operation} for ${host} failed (${detail}): check the network, and the ECR endpoint if AWS_ENDPOINT_URL_ECR sets one`,
+      status,
+      "http",
+    );
   }
 }

@@ -325,8 +325,9 @@ async function ecrCall<T>(
     const detail = `${e.name ?? "Error"}${e.message ? `: ${e.message}` : ""}`;
     if (e.name === "RepositoryNotFoundException") throw new EcrRepositoryNotFound(detail, 400, "http");
     if (timeout.aborted) {
+      const ms = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       throw new RegistryError(
-        `ECR ${operation} for ${host} got no answer within ${Math.round((options.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} s: check the network, or raise --timeout`,
+        `ECR ${operation} for ${host} got no answer within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}: check the network, or raise --timeout`,
         undefined,
         "http",
       );

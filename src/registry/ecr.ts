@@ -107,12 +107,8 @@ export class EcrRegistry extends DistributionRegistry {
         ecrTokenSource(
           () =>
             ecrCall(location.host, "GetAuthorizationToken", options, (abortSignal) =>
-              options.client.send(
-                new GetAuthorizationTokenCommand(
-                  options.registryId ? { registryIds: [options.registryId] } : {},
-                ),
-                { abortSignal },
-              ),
+              // registryIds is deprecated: the token opens every registry the identity may use.
+              options.client.send(new GetAuthorizationTokenCommand({}), { abortSignal }),
             ),
           location.host,
           options.now,

@@ -18,7 +18,7 @@ export interface RegistryFlags {
   passwordStdin?: boolean;
   logLevel?: string;
   config?: string;
-  registryType?: "auto" | "distribution" | "acr";
+  registryType?: "auto" | "distribution" | "acr" | "ecr";
   /** --timeout as typed; parsed by openRegistry (parseTimeout). */
   timeout?: string;
 }
@@ -75,9 +75,9 @@ export function addRegistryOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--registry-type <type>",
-        "acr uses ACR's metadata API and Entra sign-in (auto: by host name)",
+        "acr uses ACR's metadata API and Entra sign-in; ecr ECR's DescribeImages and GetAuthorizationToken (auto: by host name)",
       )
-        .choices(["auto", "distribution", "acr"])
+        .choices(["auto", "distribution", "acr", "ecr"])
         .default("auto"),
     )
     .option("--ca-file <pem>", "trust this CA certificate besides the system ones")

@@ -74,7 +74,7 @@ export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
     now: options.now?.() ?? new Date(),
     ...(options.aliases ? { aliases: options.aliases } : {}),
     registryUrl: options.registry.url,
-    registryType: options.registry.type === "acr" ? "acr" : "distribution",
+    registryType: options.registry.type === "oci-layout" ? "distribution" : options.registry.type,
     ...(options.usageSpec ? { usage: options.usageSpec } : {}),
     sourceCount: options.sources.length,
   });

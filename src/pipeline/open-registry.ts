@@ -4,6 +4,8 @@ import { parseRegistryTarget } from "../oci/reference.js";
 import { AcrRegistry } from "../registry/acr.js";
 import { acrCredentialsFromEntra, looksLikeAcr } from "../registry/acr-auth.js";
 import { DistributionRegistry } from "../registry/distribution.js";
+import type { EcrApi } from "../registry/ecr.js";
+import { ecrHostParts, looksLikeEcr } from "../registry/ecr-host.js";
 import { OciLayoutRegistry } from "../registry/oci-layout.js";
 import { HttpTransport } from "../registry/transport.js";
 import type { Registry } from "../registry/types.js";
@@ -22,15 +24,21 @@ export interface OpenRegistryOptions extends RunOptions {
   readonly timeoutMs?: number;
   readonly username?: string;
   readonly password?: string;
-  /** `auto` (default) uses ACR's API for *.azurecr.io hosts. */
-  readonly registryType?: "auto" | "distribution" | "acr";
+  /** `auto` (default) uses ACR's API for *.azurecr.io hosts, ECR's for <account>.dkr.ecr.<region>.amazonaws.com. */
+  readonly registryType?: "auto" | "distribution" | "acr" | "ecr";
   /** For ACR without a username: the Entra identity to sign in with (settings, environment). */
   readonly azure?: { readonly settings: Config["azure"]; readonly env?: Record<string, string | undefined> };
+  /**
+   * For ECR: the API endpoint (default AWS's own, or AWS_ENDPOINT_URL_ECR), the region (default
+   * the host name's, else AWS_REGION or the profile's), or a client of your own. Without a
+   * username, /v2/ is signed in with GetAuthorizationToken through the AWS default credential chain.
+   */
+  readonly ecr?: { readonly endpoint?: string; readonly region?: string; readonly client?: EcrApi };
   /** Where manifests and configs are cached by digest between runs; absent: no on-disk cache. */
   readonly cacheDir?: string;
 }
 
-export type RegistryType = "distribution" | "acr" | "oci-layout";
+export type RegistryType = "distribution" | "acr" | "ecr" | "oci-layout";
 
 /** A registry ready to scan, plan against, apply to or restore into; close() when done. */
 export interface OpenedRegistry {
@@ -48,7 +56,8 @@ export interface OpenedRegistry {
 /**
  * Opens `oci:DIR` (a tree of OCI image layouts), `https://host[:port]`, `http://127.0.0.1:PORT` or
  * a bare `host[:port]`; *.azurecr.io (or `registryType: "acr"`) through ACR's metadata API, signed
- * in with the Entra identity when no username is given, as `az acr login` does.
+ * in with the Entra identity when no username is given, as `az acr login` does; ECR hosts (or
+ * `registryType: "ecr"`) through ECR's DescribeImages, signed in with GetAuthorizationToken.
  */
 export async function openRegistry(url: string, options: OpenRegistryOptions = {}): Promise<OpenedRegistry> {
   const cache = new ContentCache(options.cacheDir);
@@ -75,8 +84,9 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
     options.username !== undefined && options.password !== undefined
       ? { username: options.username, password: options.password }
       : undefined;
-  const acr =
-    options.registryType === "acr" || (options.registryType !== "distribution" && looksLikeAcr(target.host));
+  const auto = options.registryType === undefined || options.registryType === "auto";
+  const acr = options.registryType === "acr" || (auto && looksLikeAcr(target.host));
+  const ecr = options.registryType === "ecr" || (auto && looksLikeEcr(target.host));
   if (acr && !credentials && options.azure) {
     try {
       const { azureContext } = await import("../usage/azure/azure-context.js");
@@ -96,14 +106,41 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
     }
   }
   const client = credentials ? { credentials } : {};
-  return {
-    registry: acr
-      ? new AcrRegistry(target, transport, client)
-      : new DistributionRegistry(target, transport, client),
+  const common = {
     url: target.baseUrl,
-    type: acr ? "acr" : "distribution",
     cache,
     requests: () => transport.stats.requests,
     close: () => transport.close(),
+  };
+  if (ecr) {
+    // The AWS SDK loads only for ECR registries: other runs stay as fast to start as before.
+    const { EcrRegistry, createEcrClient } = await import("../registry/ecr.js");
+    const host = ecrHostParts(target.host);
+    const region = options.ecr?.region ?? host?.region;
+    const ecrClient =
+      options.ecr?.client ??
+      createEcrClient({
+        ...(region ? { region } : {}),
+        ...(options.ecr?.endpoint ? { endpoint: options.ecr.endpoint } : {}),
+        ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      });
+    return {
+      ...common,
+      registry: new EcrRegistry(target, transport, {
+        ...client,
+        client: ecrClient,
+        ...(host ? { registryId: host.account } : {}),
+        ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+      type: "ecr",
+    };
+  }
+  return {
+    ...common,
+    registry: acr
+      ? new AcrRegistry(target, transport, client)
+      : new DistributionRegistry(target, transport, client),
+    type: acr ? "acr" : "distribution",
   };
 }

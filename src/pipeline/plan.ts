@@ -46,7 +46,7 @@ export interface PlanInput {
   readonly aliases?: readonly string[];
   /** Recorded in the plan so that `apply` reaches the registry and re-reads the sources the same way. */
   readonly registryUrl?: string;
-  readonly registryType?: "distribution" | "acr";
+  readonly registryType?: Plan["registryType"];
   readonly usage?: Plan["usage"];
   /** How many usage sources were read: with none, the plan says loudly that nothing is protected. */
   readonly sourceCount?: number;

@@ -16,7 +16,7 @@ export interface PlanInput {
   readonly now: Date;
   readonly options: Plan["options"];
   readonly registryUrl?: string;
-  readonly registryType?: "distribution" | "acr";
+  readonly registryType?: Plan["registryType"];
   readonly usage?: Plan["usage"];
 }
 

@@ -42,7 +42,7 @@ export const planSchema = z.object({
   /** Where the plan's registry was reached (`https://…`, `http://…`, `oci:DIR`), for apply. */
   registryUrl: z.string().optional(),
   /** `acr` when the plan was made through ACR's API, so apply signs in and lists the same way. */
-  registryType: z.enum(["distribution", "acr"]).optional(),
+  registryType: z.enum(["distribution", "acr", "ecr"]).optional(),
   /** The usage sources the plan was made with, which apply reads again before deleting. */
   usage: z
     .object({

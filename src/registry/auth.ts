@@ -7,6 +7,12 @@ export interface Credentials {
   readonly password: string;
 }
 
+/**
+ * Credentials asked for before each use, for passwords that expire (ECR's 12-hour tokens): the
+ * source renews them as it sees fit, so a long run never sends a stale one.
+ */
+export type CredentialSource = () => Promise<Credentials>;
+
 export interface Challenge {
   readonly scheme: "basic" | "bearer";
   readonly params: Readonly<Record<string, string>>;
@@ -51,13 +57,13 @@ export class Authenticator {
 
   constructor(
     private readonly transport: HttpTransport,
-    private readonly credentials: Credentials | undefined,
+    private readonly credentials: Credentials | CredentialSource | undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** The Authorization header to send for a scope, if one is known yet. */
   async header(scope: string): Promise<string | undefined> {
-    if (this.mode === "basic") return this.basicHeader();
+    if (this.mode === "basic") return await this.basicHeader();
     if (this.mode !== "bearer") return undefined;
     const cached = this.tokens.get(scope);
     if (cached) {
@@ -68,12 +74,18 @@ export class Authenticator {
     return (await this.fetchToken(scope)).header;
   }
 
-  /** Learns from a 401; returns false when retrying cannot help. */
-  async onUnauthorized(wwwAuthenticate: string | undefined, scope: string): Promise<boolean> {
+  /**
+   * Learns from a 401 to a request sent with `sent` as its Authorization header; returns false
+   * when retrying cannot help.
+   */
+  async onUnauthorized(wwwAuthenticate: string | undefined, scope: string, sent?: string): Promise<boolean> {
     const challenge = parseChallenge(wwwAuthenticate);
     if (!challenge) return false;
     if (challenge.scheme === "basic") {
-      if (!this.credentials || this.mode === "basic") return false;
+      if (!this.credentials) return false;
+      // Requests sent together before the first challenge came back all carry nothing: each is
+      // retried once with the credentials. Refused credentials are only retried if they changed since.
+      if (this.mode === "basic") return sent !== (await this.basicHeader());
       this.mode = "basic";
       return true;
     }
@@ -88,9 +100,14 @@ export class Authenticator {
     return true;
   }
 
-  private basicHeader(): string | undefined {
-    if (!this.credentials) return undefined;
-    const raw = `${this.credentials.username}:${this.credentials.password}`;
+  private async current(): Promise<Credentials | undefined> {
+    return typeof this.credentials === "function" ? await this.credentials() : this.credentials;
+  }
+
+  private async basicHeader(): Promise<string | undefined> {
+    const credentials = await this.current();
+    if (!credentials) return undefined;
+    const raw = `${credentials.username}:${credentials.password}`;
     return `Basic ${Buffer.from(raw).toString("base64")}`;
   }
 
@@ -109,7 +126,8 @@ export class Authenticator {
     const service = this.bearerChallenge?.params.service;
     if (service) url.searchParams.set("service", service);
     for (const s of scope.split(" ").filter(Boolean)) url.searchParams.append("scope", s);
-    const basic = this.basicHeader();
+    const credentials = await this.current();
+    const basic = await this.basicHeader();
     const res = await this.transport.send({
       method: "GET",
       url: url.toString(),
@@ -117,7 +135,7 @@ export class Authenticator {
     });
     if (res.status === 401 || res.status === 403) {
       throw new RegistryError(
-        `token server ${url.origin} refused ${this.credentials ? `user ${this.credentials.username}` : "anonymous access"} for scope "${scope}" (HTTP ${res.status}): check --username/--password-stdin`,
+        `token server ${url.origin} refused ${credentials ? `user ${credentials.username}` : "anonymous access"} for scope "${scope}" (HTTP ${res.status}): check --username/--password-stdin`,
         res.status,
         "unauthorized",
       );

@@ -4,7 +4,7 @@ import { type Descriptor, parseManifest, parseRegistryManifest } from "../oci/ma
 import { MANIFEST_ACCEPT } from "../oci/media-types.js";
 import type { RegistryLocation } from "../oci/reference.js";
 import { verifiedStream } from "../oci/verified-stream.js";
-import { Authenticator, type Credentials } from "./auth.js";
+import { Authenticator, type CredentialSource, type Credentials } from "./auth.js";
 import type { HttpRequest, HttpResponse, HttpTransport, StreamingResponse } from "./transport.js";
 import type { BlobStream, DeleteOutcome, ManifestHead, ManifestResponse, Registry } from "./types.js";
 
@@ -13,7 +13,8 @@ const MAX_REDIRECTS = 5;
 const MAX_PAGES = 10_000;
 
 export interface DistributionOptions {
-  readonly credentials?: Credentials;
+  /** Static, or asked for before each use where they expire (ECR). */
+  readonly credentials?: Credentials | CredentialSource;
   /** `n` for catalog and tag pages; registries cap it (distribution: 1000). */
   readonly pageSize?: number;
   /** Pages one listing may take before it is taken for a loop (default MAX_PAGES). */
@@ -374,7 +375,8 @@ export class DistributionRegistry implements Registry {
         headers: { ...req.headers, ...(authorization ? { authorization } : {}) },
       });
       if (res.status !== 401 || attempt >= 2) return res;
-      if (!(await this.auth.onUnauthorized(res.headers["www-authenticate"], scope))) return res;
+      if (!(await this.auth.onUnauthorized(res.headers["www-authenticate"], scope, authorization)))
+        return res;
     }
   }
 

@@ -12,10 +12,16 @@ export interface ManifestResponse extends ManifestHead {
   readonly manifest?: Manifest;
 }
 
-/** What a registry itself says of its manifests (ACR): push time and lock, by digest. */
+/** What a registry itself says of its manifests (ACR, ECR): push time, lock and last pull, by digest. */
 export type RegistryMetadata = ReadonlyMap<
   Digest,
-  { readonly created?: string; readonly locked: boolean; readonly tags: readonly string[] }
+  {
+    readonly created?: string;
+    readonly locked: boolean;
+    readonly tags: readonly string[];
+    /** When the registry last recorded a pull (ECR's lastRecordedPullTime, ISO 8601); absent: never, or not kept. */
+    readonly lastPulled?: string;
+  }
 >;
 
 /** What a scan needs from any registry flavour (distribution API, OCI layout directory, ACR). */

@@ -34,6 +34,7 @@ export interface PurgeFlags extends RegistryFlags, UsageFlags, PullRequestFlags 
   keep?: number;
   untagged?: boolean;
   scope?: "all" | "used-repositories";
+  protectPulledWithin?: string;
   dryRun?: boolean;
   apply?: boolean;
   yes?: boolean;
@@ -67,6 +68,10 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
         ).argParser(positiveInt("--keep")),
       )
       .option("--untagged", "purge untagged manifests too")
+      .option(
+        "--protect-pulled-within <duration>",
+        "keep what the registry says was pulled within this long (30d; ECR records pulls)",
+      )
       .addOption(
         new Option(
           "--scope <scope>",
@@ -100,6 +105,9 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     ...((flags.keep ?? config.policy.keep) !== undefined ? { keep: flags.keep ?? config.policy.keep } : {}),
     untagged: flags.untagged ?? config.policy.untagged,
     scope: flags.scope ?? config.policy.scope,
+    ...((flags.protectPulledWithin ?? config.policy.protectPulledWithin)
+      ? { protectPulledWithin: flags.protectPulledWithin ?? config.policy.protectPulledWithin }
+      : {}),
   });
   const auditDir = flags.auditDir ?? config.audit.dir;
   const aliases = aliasesOf(config, flags);

@@ -191,6 +191,10 @@ export const configSchema = z
         ago: z.string().optional().describe("only older than this: 30d, 1d12h, 90m"),
         keep: z.number().int().nonnegative().optional(),
         untagged: z.boolean().default(false),
+        protectPulledWithin: z
+          .string()
+          .optional()
+          .describe("keep what the registry says was pulled within this long: 30d (ECR records pulls)"),
         scope: z
           .enum(["all", "used-repositories"])
           .default("all")

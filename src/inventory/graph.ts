@@ -30,6 +30,8 @@ export interface ManifestNode {
   readonly sizeBytes: number;
   /** ACR lock: deleteEnabled false or writeEnabled false. */
   readonly locked?: boolean;
+  /** When the registry last recorded a pull of it (ECR's lastRecordedPullTime), where it records pulls. */
+  readonly lastPulled?: string;
 }
 
 export interface RepositoryInventory {

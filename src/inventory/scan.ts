@@ -265,6 +265,7 @@ export async function scanRepository(
           ? {
               ...(own.created ? { created: own.created, ageSource: "registry" as const } : {}),
               ...(own.locked ? { locked: true } : {}),
+              ...(own.lastPulled ? { lastPulled: own.lastPulled } : {}),
             }
           : {};
         return {

@@ -19,6 +19,8 @@ export interface PolicySpec {
   readonly keep?: number;
   readonly untagged?: boolean;
   readonly scope?: "all" | "used-repositories";
+  /** `30d`: keep what the registry says was pulled within this long (ECR records pulls). */
+  readonly protectPulledWithin?: string;
 }
 
 /** A PurgePolicy from its written form; a filter or duration that does not parse is a UsageError. */
@@ -27,7 +29,15 @@ export function purgePolicy(spec: PolicySpec): PurgePolicy & { readonly ago?: st
   if (spec.ago !== undefined && agoMs === undefined) {
     throw new UsageError(`--ago ${JSON.stringify(spec.ago)} is not a duration (examples: 30d, 1d12h, 90m)`);
   }
+  const pulledMs =
+    spec.protectPulledWithin === undefined ? undefined : parseDuration(spec.protectPulledWithin);
+  if (spec.protectPulledWithin !== undefined && !pulledMs) {
+    throw new UsageError(
+      `--protect-pulled-within ${JSON.stringify(spec.protectPulledWithin)} is not a duration (examples: 30d, 12h)`,
+    );
+  }
   return {
+    ...(pulledMs ? { protectPulledWithinMs: pulledMs } : {}),
     filters: spec.filters.map(parseFilter),
     ...(agoMs !== undefined ? { agoMs, ago: spec.ago } : {}),
     ...(spec.keep !== undefined ? { keep: spec.keep } : {}),

@@ -56,6 +56,14 @@ export function buildPlan(input: PlanInput): Plan {
     reasons: [...decision.reasons],
   }));
   const warnings = [...inventory.repositories.flatMap((r) => r.warnings ?? []), ...resolution.warnings];
+  if (
+    policy.protectPulledWithinMs &&
+    inventory.repositories.every((r) => r.manifests.every((m) => m.lastPulled === undefined))
+  ) {
+    warnings.push(
+      `registry ${inventory.registry} recorded no pull times (ECR does; plain distribution and OCI layouts do not): --protect-pulled-within protected nothing`,
+    );
+  }
   if (policy.untagged && !inventory.listsUntagged) {
     warnings.push(
       `registry ${inventory.registry} cannot list untagged manifests (the distribution API has no such call): --untagged reached only index children and referrers`,

@@ -20,6 +20,8 @@ export interface PurgePolicy {
    * pull request whose status is in deleteWhen; an open PR, an unreadable status or any other tag keeps it.
    */
   readonly pullRequests?: PullRequestRule;
+  /** Keep what the registry says was pulled within this long (ECR's lastRecordedPullTime). */
+  readonly protectPulledWithinMs?: number;
 }
 
 type Selection =
@@ -63,6 +65,17 @@ export function decideRepository(
   for (const n of repo.manifests) {
     if (n.locked)
       addKeep(n.digest, { rule: "locked", detail: "the registry marks it locked (delete disabled)" });
+    const window = policy.protectPulledWithinMs;
+    if (window && n.lastPulled && now.getTime() - Date.parse(n.lastPulled) <= window) {
+      addKeep(n.digest, {
+        rule: "pulled-recently",
+        detail: `the registry recorded a pull on ${n.lastPulled}, within --protect-pulled-within`,
+      });
+      // Pulled through an index or as a platform: the indexes listing it stay too, as for in-use.
+      for (const index of ancestors(n.digest, parents)) {
+        addKeep(index, { rule: "pulled-recently", detail: `lists ${short(n.digest)}, pulled recently` });
+      }
+    }
   }
 
   const selected = new Map<Digest, Reason<DeleteRule>[]>();

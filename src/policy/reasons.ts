@@ -12,6 +12,7 @@ export type KeepRule =
   | "too-recent"
   | "age-unknown"
   | "keep-newest"
+  | "pulled-recently"
   | "not-a-pull-request-tag"
   | "pull-request-open"
   | "pull-request-status-unknown"

@@ -82,6 +82,23 @@ describe("Amazon ECR: purge by ECR's push times, signed in with GetAuthorization
       svc.push({ digest: image.digest, tags: [...tags], pushedAt: Date.now() - daysAgo * DAY });
     }
     ecr.repositories.set("svc/api", svc);
+    const pulled: { digest: string; tags: string[]; pushedAt: number; lastPulledAt?: number }[] = [];
+    for (const [name, lastPulledDaysAgo] of [
+      ["pulled-lately", 2],
+      ["pulled-long-ago", 40],
+      ["never-pulled", undefined],
+    ] as const) {
+      const image = buildImage({ seed: `ecr e2e ${name}`, created: new Date().toISOString() });
+      images[name] = image;
+      await pushManifest(pusher, "svc/pulls", image, [name]);
+      pulled.push({
+        digest: image.digest,
+        tags: [name],
+        pushedAt: Date.now() - 90 * DAY,
+        ...(lastPulledDaysAgo !== undefined ? { lastPulledAt: Date.now() - lastPulledDaysAgo * DAY } : {}),
+      });
+    }
+    ecr.repositories.set("svc/pulls", pulled);
     await transport.close();
   });
 
@@ -227,5 +244,40 @@ describe("Amazon ECR: purge by ECR's push times, signed in with GetAuthorization
     } finally {
       await transport.close();
     }
+  });
+
+  it("--protect-pulled-within keeps what ECR recorded a pull of within the window", async () => {
+    const dir = await tempDir();
+    const res = await runCli(
+      [
+        "purge",
+        "--registry",
+        registry.url,
+        "--registry-type",
+        "ecr",
+        "--filter",
+        "svc/pulls:.*",
+        "--ago",
+        "30d",
+        "--protect-pulled-within",
+        "7d",
+        "--no-cache",
+        "--no-usage-sources",
+        "--format",
+        "json",
+        "--audit-dir",
+        join(dir, "audits"),
+      ],
+      { env },
+    );
+    expect(res.code, res.stderr).toBe(0);
+    const plan = JSON.parse(res.stdout) as {
+      delete: { tags: string[] }[];
+      keep: { tags: string[]; reasons: { rule: string }[] }[];
+    };
+    expect(plan.delete.map((d) => d.tags[0]).sort()).toEqual(["never-pulled", "pulled-long-ago"]);
+    expect(plan.keep.find((k) => k.tags.includes("pulled-lately"))?.reasons.map((r) => r.rule)).toContain(
+      "pulled-recently",
+    );
   });
 });

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -6,37 +5,12 @@ import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { readJournal } from "../../src/apply/journal.js";
 import { buildImage, pushManifest } from "../../src/fixtures/image-factory.js";
+import { runCaller } from "../harness/module-caller.js";
 import { type SilentServer, startSilentServer } from "../harness/silent-server.js";
 import { connect, tempDir, uniqueRepo } from "../integration/helpers.js";
 
 const LIBRARY = pathToFileURL(resolve(import.meta.dirname, "../../dist/index.js")).href;
 const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
-
-/** Runs a library caller in its own process; it must end by itself (nothing left open) within `limitMs`. */
-function runCaller(script: string, args: string[], limitMs: number) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number; killed: boolean }>(
-    (done, fail) => {
-      const started = Date.now();
-      const child = spawn(process.execPath, ["--input-type=module", "-e", script, "--", ...args], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      let killed = false;
-      const timer = setTimeout(() => {
-        killed = true;
-        child.kill("SIGKILL");
-      }, limitMs);
-      child.on("error", fail);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        done({ code, stdout, stderr, ms: Date.now() - started, killed });
-      });
-    },
-  );
-}
 
 describe("cancelling library calls", () => {
   let silent: SilentServer | undefined;

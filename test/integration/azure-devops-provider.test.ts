@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -6,6 +5,7 @@ import { AbortedError, UsageError } from "../../src/errors.js";
 import { type AzureDevOpsProviderOptions, azureDevOpsProvider } from "../../src/pullrequest/azure-devops.js";
 import { PullRequestLookupError } from "../../src/pullrequest/provider.js";
 import { freePort } from "../harness/free-port.js";
+import { runCaller } from "../harness/module-caller.js";
 import { startSilentServer } from "../harness/silent-server.js";
 import { type AzureDevOpsServerOptions, startAzureDevOpsServer } from "../servers/azure-devops-server.js";
 
@@ -286,32 +286,6 @@ describe("Azure DevOps that does not answer", () => {
 const PROVIDER_MODULE = pathToFileURL(
   resolve(import.meta.dirname, "../../dist/pullrequest/azure-devops.js"),
 ).href;
-
-/** Runs a caller of the built provider in its own process, which must end by itself (nothing left open). */
-function runCaller(script: string, args: string[], limitMs: number) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number; killed: boolean }>(
-    (done, fail) => {
-      const started = Date.now();
-      const child = spawn(process.execPath, ["--input-type=module", "-e", script, "--", ...args], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      let killed = false;
-      const timer = setTimeout(() => {
-        killed = true;
-        child.kill("SIGKILL");
-      }, limitMs);
-      child.on("error", fail);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        done({ code, stdout, stderr, ms: Date.now() - started, killed });
-      });
-    },
-  );
-}
 
 describe("a process that looks up a hung pull request ends by itself (needs npm run build)", () => {
   const caller = (timeoutMs: number, abortAfterMs?: number) => `

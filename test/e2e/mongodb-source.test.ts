@@ -129,4 +129,30 @@ describe("mongodb usage source", () => {
     expect(code).toBe(3);
     expect(Date.now() - started).toBeLessThan(15_000);
   }, 30_000);
+
+  it("scan lists the database records whose image the registry does not have (the cleaner's unused references)", async () => {
+    const s = await seed();
+    const missing = new ObjectId();
+    s.databases.domino.environment_revisions.push({
+      _id: missing,
+      metadata: { dockerImageName: { repository: `${s.env}/environment`, tag: "62f-404" } },
+    });
+    mongo = await startMongoServer({ databases: s.databases });
+    const config = join(s.dir, "regsweep.yaml");
+    await writeFile(
+      config,
+      `registry:\n  url: ${url}\nusage:\n  - type: mongodb\n    preset: domino\n    uriEnv: MONGODB_URI\n`,
+    );
+    const res = await runCli(
+      ["scan", "--config", config, "--filter", `${s.env}/.*`, "--no-cache", "--format", "json"],
+      { env: { MONGODB_URI: mongo.uri } },
+    );
+    expect(res.code, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout) as { warnings: string[]; inUse: { tags: string[] }[] };
+    const orphan = out.warnings.filter((w) => w.includes("62f-404"));
+    expect(orphan).toHaveLength(1);
+    expect(orphan[0]).toContain(`domino.environment_revisions ${missing.toHexString()}`);
+    expect(orphan[0]).toMatch(/names a tag the registry does not have/);
+    expect(out.inUse.flatMap((u) => u.tags)).toEqual(expect.arrayContaining(["62f-1", "62f-2"]));
+  });
 });

@@ -27,6 +27,7 @@ const mongoImageSchema = z.union([
         .describe("put before the repository field's value, or the repository itself when there is no field"),
       tag: z.string().optional().describe("dotted path of the tag"),
       digest: z.string().optional().describe("dotted path of the digest"),
+      owner: z.string().optional().describe("dotted path of who owns the record (size reports group by it)"),
     })
     .strict(),
 ]);

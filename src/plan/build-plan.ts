@@ -44,7 +44,7 @@ export function buildPlan(input: PlanInput): Plan {
     for (const digest of deletionOrder(toDelete)) {
       const node = nodes.get(digest) as ManifestNode;
       deleteEntries.push({
-        ...entry(repo.name, node),
+        ...entry(repo.name, node, ownerOf(resolution, repo.name, node.digest)),
         reasons: [...(decisions.get(digest) as Decision).reasons],
         ...(node.children.length > 0 ? { children: [...node.children] } : {}),
         ...(node.subject ? { subject: node.subject } : {}),
@@ -52,7 +52,7 @@ export function buildPlan(input: PlanInput): Plan {
     }
   }
   const keepEntries: KeepEntry[] = kept.map(({ repository, node, decision }) => ({
-    ...entry(repository, node),
+    ...entry(repository, node, ownerOf(resolution, repository, node.digest)),
     reasons: [...decision.reasons],
   }));
   const warnings = [...inventory.repositories.flatMap((r) => r.warnings ?? []), ...resolution.warnings];
@@ -199,9 +199,18 @@ function untagEntries(rule: PullRequestRule, kept: readonly Decided[], resolutio
   });
 }
 
-function entry(repository: string, node: ManifestNode) {
+/** The first owner a usage of this digest names, for size reports by owner. */
+function ownerOf(resolution: Resolution, repository: string, digest: Digest): string | undefined {
+  return resolution.inUse
+    .get(repository)
+    ?.get(digest)
+    ?.find((u) => u.owner)?.owner;
+}
+
+function entry(repository: string, node: ManifestNode, owner?: string) {
   return {
     repository,
+    ...(owner ? { owner } : {}),
     digest: node.digest as Digest,
     tags: [...node.tags],
     mediaType: node.mediaType,

@@ -113,11 +113,15 @@ export function referencesOf(
       }
     }
   }
+  const owner =
+    typeof query.image === "string" || !query.image.owner
+      ? undefined
+      : nameValue(valuesAt(doc, query.image.owner)[0]);
   const usages: Usage[] = [];
   for (const raw of new Set(raws)) {
     const full = options.registry && !namesAHost(raw) ? `${options.registry}/${raw}` : raw;
     try {
-      usages.push({ reference: parseReference(full), raw: full, source: where });
+      usages.push({ reference: parseReference(full), raw: full, source: where, ...(owner ? { owner } : {}) });
     } catch (error) {
       if (!(error instanceof InvalidReferenceError)) throw error;
       // A record whose image name cannot be read keeps nothing safe by being skipped silently.

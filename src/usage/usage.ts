@@ -7,6 +7,8 @@ export interface Usage {
   readonly raw: string;
   /** Who uses it, e.g. `in-use-file in-use.txt:3` or `kubernetes prod/payments/deploy/api`. */
   readonly source: string;
+  /** Who owns the thing using it (a user, a team), where the source knows: size reports group by it. */
+  readonly owner?: string;
 }
 
 /** A configured source of in-use references (a file, a cluster, a cloud API). */

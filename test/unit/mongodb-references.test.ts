@@ -91,3 +91,30 @@ describe("mongodb usage source configuration", () => {
     expect(usageSourceSchema.safeParse({ type: "mongodb", uri: "mongodb://h/db" }).success).toBe(false);
   });
 });
+
+describe("owners", () => {
+  it("a query's owner field reaches the usages, the plan's entries and the size report by owner", async () => {
+    const { buildPlan } = await import("../../src/plan/build-plan.js");
+    const { resolveUsages } = await import("../../src/usage/resolve.js");
+    const { sizeReport } = await import("../../src/report/size-report.js");
+    const { image, inventory, NOW, policy, repo, REGISTRY } = await import("./builders.js");
+    const [usage] = referencesOf(
+      { _id: "e1", owner: { name: "ada" }, image: `${REGISTRY}/app:1` },
+      { collection: "environments", image: { reference: "image", owner: "owner.name" } },
+      { database: "domino" },
+      "mongodb",
+    );
+    expect(usage?.owner).toBe("ada");
+    const used = image("used", { tags: ["1"], age: 5 });
+    const inv = inventory(repo("app", used));
+    const plan = buildPlan({
+      inventory: inv,
+      policy: policy(),
+      resolution: resolveUsages(inv, usage ? [usage] : []),
+      now: NOW,
+      options: { filters: [".*:.*"], ago: null, keep: null, untagged: false },
+    });
+    expect(plan.keep[0]?.owner).toBe("ada");
+    expect(sizeReport(plan, "owner").rows.map((r) => r.group)).toEqual(["ada"]);
+  });
+});

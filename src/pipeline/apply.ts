@@ -111,6 +111,8 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
   const repositories = new Set([...plan.delete, ...(plan.untag ?? [])].map((d) => d.repository));
   let target: BackupTarget | undefined;
   let outcome: ExecuteOutcome = { results: [], interrupted: false };
+  // Collected as they come, so that a run stopped by an error still audits what it did.
+  const done: ItemResult[] = [];
   let error: Error | undefined;
   try {
     let heldBack = new Map<string, string>();
@@ -143,7 +145,10 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
       tagsInUse,
       ...(signal ? { stopSignal: signal } : {}),
       ...(target ? { backup: target } : {}),
-      onResult: (result) => onEvent?.({ type: "item", result }),
+      onResult: (result) => {
+        done.push(result);
+        onEvent?.({ type: "item", result });
+      },
     });
     await target?.close();
   } catch (e) {
@@ -160,13 +165,10 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
     journal.close();
   }
   const interrupted = outcome.interrupted || error instanceof AbortedError;
-  const auditPath = await writeTheAudit(
-    outcome.results,
-    error?.message ?? (interrupted ? "interrupted" : undefined),
-  );
+  const auditPath = await writeTheAudit(done, error?.message ?? (interrupted ? "interrupted" : undefined));
   const result: ApplyResult = {
-    results: outcome.results,
-    counts: countsOf(outcome.results),
+    results: done,
+    counts: countsOf(done),
     journalPath: options.journalPath,
     ...(auditPath ? { auditPath } : {}),
   };

@@ -10,7 +10,7 @@ import {
 } from "../../src/fixtures/image-factory.js";
 import { referrersTagFor } from "../../src/oci/digest.js";
 import { type LyingProxy, startLyingProxy } from "../harness/lying-proxy.js";
-import { connect, runCli, tempDir, uniqueRepo } from "../integration/helpers.js";
+import { connect, readAudits, runCli, tempDir, uniqueRepo } from "../integration/helpers.js";
 
 const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
 
@@ -141,5 +141,41 @@ describe("drift during apply", () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toMatch(/skipped .*now in use/);
     for (const m of [old, amd, arm, fresh, arm2]) expect(await exists(repo, m.digest)).toBe(true);
+  });
+
+  it("a registry whose tags cannot be read again mid-apply stops it, and the audit still records what was deleted", async () => {
+    const repo = uniqueRepo("drift-stop");
+    const images: BuiltManifest[] = [];
+    for (let i = 0; i < 3; i++) {
+      const image = buildImage({ seed: `${repo} ${i}`, created: ago(90 - i) });
+      await pushManifest(registry, repo, image, [`v${i}`]);
+      images.push(image);
+    }
+    let deletes = 0;
+    proxy = await startLyingProxy(url, {
+      before: (req) => {
+        if (req.method === "DELETE") deletes++;
+        // After the first deletion the tag list starts to loop: the listing can no longer be completed.
+        return deletes > 0 && req.method === "GET" && req.url.startsWith(`/v2/${repo}/tags/list`)
+          ? {
+              body: Buffer.from(JSON.stringify({ name: repo, tags: ["v1"] })),
+              headers: {
+                "content-type": "application/json",
+                link: `</v2/${repo}/tags/list?n=1&last=v1>; rel="next"`,
+              },
+            }
+          : null;
+      },
+    });
+    const { dir, planFile } = await planFor(proxy.url, repo);
+    const res = await apply(planFile, dir, "--concurrency", "1");
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/cannot be completed/);
+    expect(deletes).toBe(1);
+    const audit = (await readAudits(join(dir, "audits"))).find((a) => a.name.includes("_apply_"));
+    const results = (audit?.json.manifests as { digest: string; result: { status: string } }[]).map(
+      (m) => `${m.digest === images[0]?.digest ? "first" : "other"}:${m.result.status}`,
+    );
+    expect(results.sort()).toEqual(["first:deleted", "other:not-attempted", "other:not-attempted"]);
   });
 });

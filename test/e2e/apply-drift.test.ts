@@ -173,7 +173,8 @@ describe("drift during apply", () => {
     expect(res.stderr).toMatch(/cannot be completed/);
     expect(deletes).toBe(1);
     const audit = (await readAudits(join(dir, "audits"))).find((a) => a.name.includes("_apply_"));
-    const results = (audit?.json.manifests as { digest: string; result: { status: string } }[]).map(
+    const manifests = (audit?.json.manifests ?? []) as { digest: string; result: { status: string } }[];
+    const results = manifests.map(
       (m) => `${m.digest === images[0]?.digest ? "first" : "other"}:${m.result.status}`,
     );
     expect(results.sort()).toEqual(["first:deleted", "other:not-attempted", "other:not-attempted"]);

@@ -38,7 +38,7 @@ describe("image references from database documents", () => {
     const doc = {
       _id: id,
       image: "other.example.com/team/app:1.2",
-      d: "sha256:" + "a".repeat(64),
+      d: `sha256:${"a".repeat(64)}`,
       tags: ["5-v1", "5-v2"],
     };
     const [whole] = referencesOf(

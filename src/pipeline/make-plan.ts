@@ -7,7 +7,7 @@ import type { Resolution } from "../usage/resolve.js";
 import type { Usage } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";
 import type { OpenedRegistry } from "./open-registry.js";
-import { type PolicySpec, planWithResolution, purgePolicy } from "./plan.js";
+import { asPurgePolicy, type PolicySpec, planWithResolution } from "./plan.js";
 import { lookUpPullRequests, type PullRequestSpec } from "./pull-requests.js";
 import { scan } from "./scan.js";
 import { type LoadUsagesOptions, loadUsages, type SourceSpec } from "./usages.js";
@@ -41,10 +41,7 @@ export interface MadePlan {
 export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
   const { signal, onEvent } = options;
   const run = { ...(signal ? { signal } : {}), ...(onEvent ? { onEvent } : {}) };
-  const policy =
-    "agoMs" in options.policy || options.policy.filters.every((f) => typeof f !== "string")
-      ? (options.policy as PurgePolicy)
-      : purgePolicy(options.policy as PolicySpec);
+  const policy = asPurgePolicy(options.policy);
   if (options.sources.length === 0) onEvent?.({ type: "warning", message: NO_USAGE_SOURCES_WARNING });
   const usages = await loadUsages(options.sources, { ...options.usage, ...run });
   const inventory = await scan(options.registry, {

@@ -73,7 +73,7 @@ export function plan(input: PlanInput): Plan {
 
 /** plan(), and how the in-use references were tied to digests (for reports of who uses what). */
 export function planWithResolution(input: PlanInput): { plan: Plan; resolution: Resolution } {
-  const policy = isParsed(input.policy) ? input.policy : purgePolicy(input.policy);
+  const policy = asPurgePolicy(input.policy);
   const resolution = resolveUsages(input.inventory, input.usages, input.aliases ?? []);
   const ago = "ago" in policy && typeof policy.ago === "string" ? policy.ago : agoText(policy.agoMs);
   const result = buildPlan({
@@ -95,8 +95,15 @@ export function planWithResolution(input: PlanInput): { plan: Plan; resolution: 
   return { plan: result, resolution };
 }
 
-function isParsed(policy: PurgePolicy | PolicySpec): policy is PurgePolicy {
-  return policy.filters.every((f) => typeof f !== "string");
+/**
+ * A policy as given, parsed if it is still written out. Written filters are strings; a written
+ * `ago` without `agoMs` is a spec even when it has no filters.
+ */
+export function asPurgePolicy(policy: PurgePolicy | PolicySpec): PurgePolicy {
+  const written =
+    policy.filters.some((f) => typeof f === "string") ||
+    (typeof (policy as PolicySpec).ago === "string" && !("agoMs" in policy));
+  return written ? purgePolicy(policy as PolicySpec) : (policy as PurgePolicy);
 }
 
 /** A PurgePolicy built by hand carries milliseconds; the plan records a duration acr purge would accept. */

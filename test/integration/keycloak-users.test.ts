@@ -160,6 +160,8 @@ describe("deactivated Keycloak users, through @keycloak/keycloak-admin-client", 
     expect(atSignIn.message).toBe(
       `Keycloak ${hung.url}/realms/domino: no answer within 200 ms while signing in; check that Keycloak is up and the URL is reachable`,
     );
+    // The request itself was cancelled, not left open behind the error.
+    await hung.heldRequestsClosed(1);
     await hung.stop();
 
     const usersHang = await start({ hang: "users" });
@@ -168,7 +170,8 @@ describe("deactivated Keycloak users, through @keycloak/keycloak-admin-client", 
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(atUsers.message).toContain("no answer within 200 ms while reading users");
     expect(usersHang.userPages()).toHaveLength(1);
-  });
+    await usersHang.heldRequestsClosed(1);
+  }, 10_000);
 
   it("an abort ends a hung call at once with AbortedError; an aborted signal sends nothing", async () => {
     const kc = await start({ hang: "users" });
@@ -183,12 +186,13 @@ describe("deactivated Keycloak users, through @keycloak/keycloak-admin-client", 
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(error).toBeInstanceOf(AbortedError);
     expect(error.message).toBe(`Keycloak ${kc.url}/realms/domino: cancelled`);
+    await kc.heldRequestsClosed(1);
 
     const before = kc.requests.length;
     const again = await rejection(deactivatedUsers(optionsFor(kc, { signal: controller.signal })));
     expect(again).toBeInstanceOf(AbortedError);
     expect(kc.requests).toHaveLength(before);
-  });
+  }, 10_000);
 
   it("a server repeating the same page ends with a clear error, not a loop and not a result", async () => {
     const kc = await start({ repeatPages: true, ignoreEnabledFilter: true });

@@ -78,6 +78,8 @@ export interface KeycloakServer {
   userPages(): LoggedRequest[];
   /** Resolves once `n` requests have arrived in all. */
   requestsArrived(n: number): Promise<void>;
+  /** Resolves once the client has given up (closed the connection of) `n` held requests in all. */
+  heldRequestsClosed(n: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +94,9 @@ interface IssuedToken {
 export async function startKeycloakServer(options: KeycloakServerOptions): Promise<KeycloakServer> {
   const requests: LoggedRequest[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
+  const closeWaiters: { n: number; resolve: () => void }[] = [];
+  let heldClosed = 0;
+  let stopping = false;
   const sockets = new Set<Socket>();
   const tokens = new Map<string, IssuedToken>();
   const now = options.now ?? Date.now;
@@ -216,7 +221,20 @@ export async function startKeycloakServer(options: KeycloakServerOptions): Promi
       }
     }
     const admin = /^\/admin\/realms\/([^/]+)\/users(\/.*)?$/.exec(parsed.pathname);
-    if (options.hang === true || (options.hang === "users" && admin)) return; // held until stop()
+    if (options.hang === true || (options.hang === "users" && admin)) {
+      // Held until stop(); a client that gives up closes the connection, which is counted.
+      res.on("close", () => {
+        if (stopping) return;
+        heldClosed++;
+        for (const w of [...closeWaiters]) {
+          if (heldClosed >= w.n) {
+            closeWaiters.splice(closeWaiters.indexOf(w), 1);
+            w.resolve();
+          }
+        }
+      });
+      return;
+    }
 
     const token = /^\/realms\/([^/]+)\/protocol\/openid-connect\/token$/.exec(parsed.pathname);
     if (token) {
@@ -265,7 +283,13 @@ export async function startKeycloakServer(options: KeycloakServerOptions): Promi
         if (requests.length >= n) resolve();
         else waiters.push({ n, resolve });
       }),
+    heldRequestsClosed: (n) =>
+      new Promise<void>((resolve) => {
+        if (heldClosed >= n) resolve();
+        else closeWaiters.push({ n, resolve });
+      }),
     stop: () => {
+      stopping = true;
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },

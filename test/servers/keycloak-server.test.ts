@@ -190,10 +190,11 @@ describe("Keycloak test server, driven by @keycloak/keycloak-admin-client", () =
     expect(expired.response.status).toBe(401);
   });
 
-  it("hang: 'users' signs in but never answers the users API", async () => {
+  it("hang: 'users' signs in but never answers the users API, and sees the client give up", async () => {
     const { kc, kcServer } = await signedIn({ ...fixture, hang: "users" });
     kc.setConfig({ requestOptions: { signal: AbortSignal.timeout(100) } as object });
     await expect(kc.users.find()).rejects.toThrow();
     expect(kcServer.userPages()).toHaveLength(1);
+    await kcServer.heldRequestsClosed(1);
   });
 });

@@ -32,9 +32,11 @@ export { type RestoreOptions, type RestoreResult, restore } from "./pipeline/res
 export { type ScanOptions, scan } from "./pipeline/scan.js";
 export {
   type LoadUsagesOptions,
+  loadUsageFindings,
   loadUsages,
   type ReferenceList,
   type SourceSpec,
+  type UsageFindings,
   usageSources,
 } from "./pipeline/usages.js";
 export type { DeleteEntry, KeepEntry, Plan } from "./plan/plan-schema.js";
@@ -48,4 +50,4 @@ export {
 } from "./pullrequest/make-provider.js";
 export type { PullRequestProvider, PullRequestStatus } from "./pullrequest/provider.js";
 export { type SizeReport, sizeReport } from "./report/size-report.js";
-export type { Usage, UsageSource } from "./usage/usage.js";
+export type { Findings, ImageRecord, RecordCleanup, Usage, UsageSource } from "./usage/usage.js";

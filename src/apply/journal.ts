@@ -12,6 +12,7 @@ export const journalStepSchema = z.object({
     "already-gone",
     "skipped",
     "failed",
+    "record-cleaned",
     "interrupted",
     "end",
   ]),
@@ -22,6 +23,8 @@ export const journalStepSchema = z.object({
   detail: z.string().optional(),
   /** On `start`: the plan this journal belongs to. */
   planId: z.string().optional(),
+  /** On `record-cleaned`: the database record changed after its images were deleted. */
+  record: z.string().optional(),
 });
 export type JournalStep = z.infer<typeof journalStepSchema>;
 
@@ -54,6 +57,8 @@ export class Journal {
   private fd = -1;
   readonly finished = new Map<string, JournalStep>();
   readonly backedUp = new Set<string>();
+  /** Database records an earlier run already cleaned up (plan `recordCleanups`). */
+  readonly cleanedRecords = new Set<string>();
   /** Items the journal records as failed that this run leaves alone (without retryFailed). */
   readonly failedLeftAlone: number;
 
@@ -67,6 +72,7 @@ export class Journal {
     retryFailed: boolean,
   ) {
     for (const s of previous) {
+      if (s.step === "record-cleaned" && s.record) this.cleanedRecords.add(s.record);
       if (!s.repository || !s.digest) continue;
       const key = itemKey(s.repository, s.digest, s.tag);
       if (FINISHED.has(s.step)) this.finished.set(key, s);
@@ -140,6 +146,7 @@ export class Journal {
       this.create();
     }
     this.write(step);
+    if (step.step === "record-cleaned" && step.record) this.cleanedRecords.add(step.record);
     if (step.repository && step.digest) {
       const key = itemKey(step.repository, step.digest, step.tag);
       if (FINISHED.has(step.step)) this.finished.set(key, step);

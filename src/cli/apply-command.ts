@@ -10,6 +10,7 @@ import {
 import { parseDuration } from "../policy/duration.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
 import { sourceTimeoutMs } from "../usage/load-usages.js";
+import { mongoRecordCleaner } from "../usage/record-cleaner.js";
 import { runApplyInTerminal } from "./apply-run.js";
 import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { identityOf, redactedConfiguration } from "./run-record.js";
@@ -64,11 +65,18 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
   const sources = usageSourcesOf(
     config,
     given
-      ? cliFlags
+      ? {
+          // What the plan was told of the Domino preset holds for the re-check too, unless told again.
+          ...(spec?.unusedSinceDays !== undefined ? { unusedSinceDays: spec.unusedSinceDays } : {}),
+          ...(spec?.objectIds !== undefined ? { objectIds: spec.objectIds } : {}),
+          ...cliFlags,
+        }
       : {
           inUseFile: spec?.inUseFiles.filter((f) => f !== "-"),
           ...(spec?.kubeconfig ? { kubeconfig: spec.kubeconfig } : {}),
           ...(spec?.contexts ? { context: spec.contexts } : {}),
+          ...(spec?.unusedSinceDays !== undefined ? { unusedSinceDays: spec.unusedSinceDays } : {}),
+          ...(spec?.objectIds !== undefined ? { objectIds: spec.objectIds } : {}),
         },
     readStdinOnce,
   );
@@ -115,6 +123,7 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
       ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
       ...(flags.recheck ? { recheck: sources } : {}),
       usage: { timeoutMs: sourceTimeoutMs(process.env) },
+      cleanRecord: mongoRecordCleaner(config.usage, process.env),
       aliases: aliasesOf(config, flags, spec?.aliases),
     });
   } finally {

@@ -59,6 +59,11 @@ export async function runApplyInTerminal(plan: Plan, settings: ApplyRunSettings)
         process.stderr.write(`${r.status.padEnd(12)} ${what}${r.detail ? `  ${r.detail}` : ""}\n`);
       }
     }
+    if (event.type === "record") {
+      process.stdout.write(
+        `database     ${event.record}: ${event.outcome}${"set" in event.change ? ` (${JSON.stringify(event.change.set)})` : ""}\n`,
+      );
+    }
     if (event.type === "applied") {
       progress?.stop();
       const { counts, journalPath, auditPath } = event.result;

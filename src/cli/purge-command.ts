@@ -13,6 +13,7 @@ import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
 import { sourceTimeoutMs } from "../usage/load-usages.js";
+import { mongoRecordCleaner } from "../usage/record-cleaner.js";
 import { setAsideNote } from "../usage/set-aside-note.js";
 import { runApplyInTerminal } from "./apply-run.js";
 import { printWarnings } from "./print-events.js";
@@ -169,6 +170,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
       resume: false,
       ...(flags.backup ? { backup: flags.backup } : {}),
       ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
+      cleanRecord: mongoRecordCleaner(config.usage, process.env),
       // Just read: a second read moments later would only cost time.
       aliases,
     });

@@ -2,13 +2,14 @@ import { loadConfig } from "../config/load-config.js";
 import type { Inventory } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 import { scan } from "../pipeline/scan.js";
-import { loadUsages } from "../pipeline/usages.js";
-import { parseFilter } from "../policy/filter.js";
+import { loadUsageFindings } from "../pipeline/usages.js";
+import { parseFilter, repositorySelected } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
 import { sourceTimeoutMs } from "../usage/load-usages.js";
 import { resolveUsages } from "../usage/resolve.js";
 import { setAsideNote } from "../usage/set-aside-note.js";
+import { unusedReferences } from "../usage/unused-references.js";
 import type { Usage } from "../usage/usage.js";
 import { printWarnings } from "./print-events.js";
 import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
@@ -71,7 +72,7 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
   const aliases = aliasesOf(config, flags);
   const opened = await openRegistryFromFlags(flags, config, readStdinOnce);
   try {
-    const usages = await loadUsages(sources, {
+    const { usages, records } = await loadUsageFindings(sources, {
       timeoutMs: sourceTimeoutMs(process.env),
       onEvent: printWarnings,
     });
@@ -88,10 +89,17 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
         }),
       ),
     );
+    const parsedFilters = filters.map(parseFilter);
+    const unused = unusedReferences(
+      inventory,
+      records,
+      (name) => parsedFilters.length === 0 || repositorySelected(parsedFilters, name),
+      aliases,
+    );
     const requests = opened.type === "oci-layout" ? undefined : opened.requests();
     if (flags.format === "json") {
       process.stdout.write(
-        `${JSON.stringify({ registry: inventory.registry, scannedAt: inventory.scannedAt, listsUntagged: inventory.listsUntagged, repositories, inUse, warnings: resolution.warnings, ...(requests !== undefined ? { requests } : {}) }, null, 2)}\n`,
+        `${JSON.stringify({ registry: inventory.registry, scannedAt: inventory.scannedAt, listsUntagged: inventory.listsUntagged, repositories, inUse, unusedReferences: unused, warnings: resolution.warnings, ...(requests !== undefined ? { requests } : {}) }, null, 2)}\n`,
       );
       return 0;
     }
@@ -113,6 +121,10 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
       for (const w of resolution.warnings) lines.push(`warning: ${w}`);
       const setAside = setAsideNote(resolution.setAside);
       if (setAside) lines.push(setAside);
+    }
+    if (unused.length > 0) {
+      lines.push("", `Database records whose image the registry does not have (${unused.length}):`);
+      for (const u of unused) lines.push(`  ${u.reference}`, `      ${u.record}`);
     }
     const total = repositories.reduce((s, r) => s + r.manifests, 0);
     lines.push(`${total} manifests${requests !== undefined ? `, ${requests} requests` : ""}`);

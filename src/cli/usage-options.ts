@@ -1,9 +1,12 @@
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import type { Config } from "../config/config-schema.js";
+import { UsageError } from "../errors.js";
 import { parseRegistryTarget } from "../oci/reference.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
+import { parseObjectIds } from "../usage/object-ids.js";
 import type { UsageSource } from "../usage/usage.js";
 
 /** The flags that name usage sources, declared once for every command that reads them. */
@@ -12,6 +15,10 @@ export interface UsageFlags {
   kubeconfig?: string;
   context?: string[];
   registryAlias?: string[];
+  /** Domino preset: runs last used longer ago than this many days keep nothing. */
+  unusedSinceDays?: number;
+  /** Domino preset: `kind:ObjectId` lines; only these objects' images may go. */
+  objectIds?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -41,7 +48,65 @@ export function addUsageOptions(cmd: Command, verb: "read" | "re-check" | "check
         "--registry-alias <host>",
         "another name references use for this registry; repeatable",
       ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        "--unused-since-days <n>",
+        "domino preset: runs last used more than N days ago no longer keep their images",
+      ).argParser(positiveInteger("--unused-since-days")),
+    )
+    .option(
+      "--object-ids <file>",
+      "domino preset: only the images of these objects may go (lines environment:<id>, environmentRevision:<id>, model:<id>, modelVersion:<id>)",
     );
+}
+
+function positiveInteger(flag: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new UsageError(`${flag} ${JSON.stringify(value)} is not a whole number of days`);
+    return n;
+  };
+}
+
+/**
+ * The configuration with the Domino flags applied to its Domino preset sources; a flag with no
+ * such source to apply to is bad usage, never silently ignored.
+ */
+export function withDominoFlags(config: Config, flags: UsageFlags): Config {
+  if (flags.unusedSinceDays === undefined && flags.objectIds === undefined) return config;
+  const presets = config.usage.filter((s) => s.type === "mongodb" && s.preset === "domino");
+  if (presets.length === 0) {
+    throw new UsageError(
+      `${flags.objectIds !== undefined ? "--object-ids" : "--unused-since-days"} needs a usage source with preset: domino in the configuration`,
+    );
+  }
+  let objectIds: string[] | undefined;
+  if (flags.objectIds !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.objectIds, "utf8");
+    } catch (error) {
+      throw new UsageError(
+        `--object-ids ${flags.objectIds}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}: give a readable file`,
+      );
+    }
+    parseObjectIds(text, flags.objectIds); // bad lines are exit 2, naming the line
+    objectIds = text.split(/\r?\n/);
+  }
+  return {
+    ...config,
+    usage: config.usage.map((s) =>
+      s.type === "mongodb" && s.preset === "domino"
+        ? {
+            ...s,
+            ...(flags.unusedSinceDays !== undefined ? { unusedSinceDays: flags.unusedSinceDays } : {}),
+            ...(objectIds ? { objectIds } : {}),
+          }
+        : s,
+    ),
+  };
 }
 
 /** True when the flags name a source themselves (then they replace the plan's recorded ones). */
@@ -57,7 +122,7 @@ export function usageSourcesOf(
 ): UsageSource[] {
   const registryHost = hostOfRegistry(flags.registry ?? config.registry.url);
   return buildUsageSources(
-    config,
+    withDominoFlags(config, flags),
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
     { ...sourceDeps(config.azure, readStdin, process.env), ...(registryHost ? { registryHost } : {}) },
   );
@@ -90,5 +155,7 @@ export function usageSpec(flags: UsageFlags & { config?: string }): Plan["usage"
     ...(flags.kubeconfig ? { kubeconfig: resolve(flags.kubeconfig) } : {}),
     contexts: flags.context ?? [],
     aliases: flags.registryAlias ?? [],
+    ...(flags.unusedSinceDays !== undefined ? { unusedSinceDays: flags.unusedSinceDays } : {}),
+    ...(flags.objectIds !== undefined ? { objectIds: resolve(flags.objectIds) } : {}),
   };
 }

@@ -41,9 +41,25 @@ export const mongoQuerySchema = z
       .optional()
       .describe("an aggregation instead of a filter"),
     image: mongoImageSchema,
+    protect: z
+      .boolean()
+      .default(true)
+      .describe("false: the records keep nothing; they give owners and afterDelete clean-ups"),
+    afterDelete: z
+      .union([
+        z.object({ set: z.record(z.string(), z.unknown()) }).strict(),
+        z.object({ delete: z.literal(true) }).strict(),
+      ])
+      .optional()
+      .describe("once the record's image is deleted: set fields on the record, or delete it"),
   })
-  .strict();
-export type MongoQuery = z.infer<typeof mongoQuerySchema>;
+  .strict()
+  .refine((q) => !q.afterDelete || q.protect === false, {
+    message: "afterDelete needs protect: false (a record that keeps its image never sees it deleted)",
+    path: ["afterDelete"],
+  });
+// As written: protect may be left out (it defaults to true).
+export type MongoQuery = z.input<typeof mongoQuerySchema>;
 
 export const usageSourceSchema = z.discriminatedUnion("type", [
   z
@@ -58,10 +74,47 @@ export const usageSourceSchema = z.discriminatedUnion("type", [
         .string()
         .optional()
         .describe("the registry host the database's image names refer to when they name none"),
+      unusedSinceDays: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe("domino preset: runs last used longer ago than this keep nothing (--unused-since-days)"),
+      archive: z
+        .boolean()
+        .default(false)
+        .describe(
+          "domino preset: set isArchived on an environment once its active revision's image is deleted",
+        ),
+      objectIds: z
+        .array(z.string())
+        .optional()
+        .describe(
+          "domino preset: environment:<id> … lines (--object-ids): only these objects' images may go",
+        ),
+      keycloak: z
+        .object({
+          url: z.string().describe("https://keycloak.example.com"),
+          realm: z.string().default("DominoRealm"),
+          clientId: z.string(),
+          secretEnv: z.string().describe("the environment variable holding the client secret"),
+        })
+        .strict()
+        .optional()
+        .describe(
+          "domino preset: private environments of users Keycloak has deactivated are not kept by their own records",
+        ),
       optional,
     })
     .strict()
     .refine((s) => s.uri || s.uriEnv, { message: "give uri or uriEnv", path: ["uri"] })
+    .refine(
+      (s) => s.preset || (s.unusedSinceDays === undefined && !s.archive && !s.objectIds && !s.keycloak),
+      {
+        message: "unusedSinceDays, archive, objectIds and keycloak belong to preset: domino",
+        path: ["preset"],
+      },
+    )
     .refine((s) => s.preset || s.queries?.length, {
       message: "give queries, or preset: domino",
       path: ["queries"],

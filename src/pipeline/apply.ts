@@ -9,6 +9,7 @@ import { newlyProtected } from "../apply/recheck.js";
 import { AbortedError, UsageError } from "../errors.js";
 import { canonicalHost } from "../oci/reference.js";
 import type { Plan } from "../plan/plan-schema.js";
+import type { RecordCleaner } from "../usage/record-cleaner.js";
 import type { Usage } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";
 import type { OpenedRegistry } from "./open-registry.js";
@@ -31,6 +32,11 @@ export interface ApplyOptions extends RunOptions {
   readonly usage?: Omit<LoadUsagesOptions, "signal" | "onEvent">;
   /** Other names references use for this registry. */
   readonly aliases?: readonly string[];
+  /**
+   * Carries out the plan's database clean-ups (`recordCleanups`), each once all its images are
+   * deleted; without it a plan that has some fails before deleting anything.
+   */
+  readonly cleanRecord?: RecordCleaner;
   /** Repositories worked on at once (default 4). */
   readonly concurrency?: number;
   /** Write an audit record of this run there. */
@@ -104,6 +110,11 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
     };
   }
   assertNotApplied(options.journalPath, options.resume ?? false);
+  if (plan.recordCleanups?.length && !options.cleanRecord) {
+    throw new UsageError(
+      `the plan changes ${plan.recordCleanups.length} database record(s) after deleting: give apply a cleanRecord (the CLI uses the configuration's MongoDB sources)`,
+    );
+  }
   const journal = Journal.open(options.journalPath, planId(plan), options.resume ?? false, {
     retryFailed: options.retryFailed ?? false,
     onWarning: (message) => onEvent?.({ type: "warning", message }),
@@ -151,6 +162,9 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
       },
     });
     await target?.close();
+    if (!outcome.interrupted && options.cleanRecord) {
+      await cleanRecords(plan, done, journal, options.cleanRecord, signal, onEvent);
+    }
   } catch (e) {
     error =
       signal?.aborted && !(e instanceof AbortedError)
@@ -177,6 +191,46 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
   if (interrupted)
     throw new AbortedError(`apply: cancelled; continue with --resume (journal ${options.journalPath})`);
   return result;
+}
+
+/**
+ * Each planned clean-up whose images were all deleted (by this run or an earlier one), once:
+ * the journal records it, so --resume never repeats it. A record is changed only after its images
+ * are gone, so a run that stops leaves at worst a record naming a missing image, never the reverse.
+ */
+async function cleanRecords(
+  plan: Plan,
+  results: readonly ItemResult[],
+  journal: Journal,
+  cleanRecord: RecordCleaner,
+  signal: AbortSignal | undefined,
+  onEvent: RunOptions["onEvent"],
+): Promise<void> {
+  const gone = new Set(
+    results
+      .filter((r) => !r.tag && (r.status === "deleted" || r.status === "already-gone"))
+      .map((r) => `${r.repository}@${r.digest}`),
+  );
+  for (const cleanup of plan.recordCleanups ?? []) {
+    if (journal.cleanedRecords.has(cleanup.record)) continue;
+    const missing = cleanup.images.filter((i) => !gone.has(`${i.repository}@${i.digest}`));
+    if (missing.length) {
+      onEvent?.({
+        type: "warning",
+        message: `${cleanup.record}: left as it is, ${missing.map((i) => `${i.repository}@${i.digest}`).join(", ")} was not deleted`,
+      });
+      continue;
+    }
+    if (signal?.aborted) throw new AbortedError("apply: cancelled before the database clean-ups");
+    const done = await cleanRecord(cleanup, signal);
+    journal.append({
+      at: new Date().toISOString(),
+      step: "record-cleaned",
+      record: cleanup.record,
+      detail: done,
+    });
+    onEvent?.({ type: "record", record: cleanup.record, change: cleanup.change, outcome: done });
+  }
 }
 
 function countsOf(results: readonly ItemResult[]): ApplyCounts {

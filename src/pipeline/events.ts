@@ -12,6 +12,14 @@ export type PipelineEvent =
   | { readonly type: "scanned"; readonly manifests: number }
   /** One planned deletion finished (deleted, already gone, skipped or failed). */
   | { readonly type: "item"; readonly result: ItemResult }
+  /** A database record changed after its images were deleted (a query's afterDelete, the Domino archive). */
+  | {
+      readonly type: "record";
+      readonly record: string;
+      readonly change: { readonly set: Readonly<Record<string, unknown>> } | { readonly delete: true };
+      /** What the database said: `set isArchived`, `deleted`, `already gone`. */
+      readonly outcome: string;
+    }
   /** An apply ended (also when it failed or was cancelled): what it did, where its journal and audit are. */
   | { readonly type: "applied"; readonly result: ApplyResult; readonly interrupted: boolean };
 

@@ -4,13 +4,13 @@ import type { Plan } from "../plan/plan-schema.js";
 import { repositorySelected } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import type { Resolution } from "../usage/resolve.js";
-import type { Usage } from "../usage/usage.js";
+import type { ImageRecord, Usage } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";
 import type { OpenedRegistry } from "./open-registry.js";
 import { asPurgePolicy, type PolicySpec, planWithResolution } from "./plan.js";
 import { lookUpPullRequests, type PullRequestSpec } from "./pull-requests.js";
 import { scan } from "./scan.js";
-import { type LoadUsagesOptions, loadUsages, type SourceSpec } from "./usages.js";
+import { type LoadUsagesOptions, loadUsageFindings, type SourceSpec } from "./usages.js";
 
 export interface MakePlanOptions extends RunOptions {
   readonly registry: OpenedRegistry;
@@ -31,6 +31,8 @@ export interface MadePlan {
   readonly plan: Plan;
   readonly inventory: Inventory;
   readonly usages: readonly Usage[];
+  /** Database records that keep nothing (owners, targets, clean-ups). */
+  readonly records: readonly ImageRecord[];
   readonly resolution: Resolution;
 }
 
@@ -43,7 +45,10 @@ export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
   const run = { ...(signal ? { signal } : {}), ...(onEvent ? { onEvent } : {}) };
   const policy = asPurgePolicy(options.policy);
   if (options.sources.length === 0) onEvent?.({ type: "warning", message: NO_USAGE_SOURCES_WARNING });
-  const usages = await loadUsages(options.sources, { ...options.usage, ...run });
+  const { usages, records, targeting } = await loadUsageFindings(options.sources, {
+    ...options.usage,
+    ...run,
+  });
   const inventory = await scan(options.registry, {
     ...run,
     repositories: (name) => repositorySelected(policy.filters, name),
@@ -74,6 +79,8 @@ export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
     registryType: options.registry.type === "oci-layout" ? "distribution" : options.registry.type,
     ...(options.usageSpec ? { usage: options.usageSpec } : {}),
     sourceCount: options.sources.length,
+    records,
+    targeting,
   });
-  return { plan, inventory, usages, resolution };
+  return { plan, inventory, usages, records, resolution };
 }

@@ -1,13 +1,15 @@
 import { UsageError } from "../errors.js";
 import type { Inventory } from "../inventory/graph.js";
+import type { Digest } from "../oci/digest.js";
 import { buildPlan } from "../plan/build-plan.js";
 import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import type { Plan } from "../plan/plan-schema.js";
+import { recordCleanups } from "../plan/record-cleanups.js";
 import { parseDuration } from "../policy/duration.js";
 import { parseFilter } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
-import { type Resolution, resolveUsages } from "../usage/resolve.js";
-import type { Usage } from "../usage/usage.js";
+import { type RecordIndex, type Resolution, resolveRecords, resolveUsages } from "../usage/resolve.js";
+import type { ImageRecord, Usage } from "../usage/usage.js";
 
 /** A policy as a caller writes it: acr purge's words, parsed by `purgePolicy`. */
 export interface PolicySpec {
@@ -60,6 +62,10 @@ export interface PlanInput {
   readonly usage?: Plan["usage"];
   /** How many usage sources were read: with none, the plan says loudly that nothing is protected. */
   readonly sourceCount?: number;
+  /** Database records that keep nothing: owners, `--object-ids` targets, clean-ups after deletion. */
+  readonly records?: readonly ImageRecord[];
+  /** Only targeted records' images may go (a source was given `--object-ids`), even if none matched. */
+  readonly targeting?: boolean;
 }
 
 /**
@@ -73,13 +79,15 @@ export function plan(input: PlanInput): Plan {
 
 /** plan(), and how the in-use references were tied to digests (for reports of who uses what). */
 export function planWithResolution(input: PlanInput): { plan: Plan; resolution: Resolution } {
-  const policy = asPurgePolicy(input.policy);
+  const records = resolveRecords(input.inventory, input.records ?? [], input.aliases ?? []);
+  const policy = withTargets(asPurgePolicy(input.policy), input.targeting === true, records);
   const resolution = resolveUsages(input.inventory, input.usages, input.aliases ?? []);
   const ago = "ago" in policy && typeof policy.ago === "string" ? policy.ago : agoText(policy.agoMs);
   const result = buildPlan({
     inventory: input.inventory,
     policy,
     resolution,
+    records,
     now: input.now,
     ...(input.registryUrl ? { registryUrl: input.registryUrl } : {}),
     ...(input.registryType ? { registryType: input.registryType } : {}),
@@ -92,7 +100,23 @@ export function planWithResolution(input: PlanInput): { plan: Plan; resolution: 
     },
   });
   if (input.sourceCount === 0) result.warnings.unshift(NO_USAGE_SOURCES_WARNING);
-  return { plan: result, resolution };
+  const cleanups = recordCleanups(records, result.delete);
+  return { plan: cleanups.length ? { ...result, recordCleanups: cleanups } : result, resolution };
+}
+
+/** With targeting, only digests a targeted record names may go; none targeted means nothing may go. */
+function withTargets(policy: PurgePolicy, targeting: boolean, records: RecordIndex): PurgePolicy {
+  if (!targeting) return policy;
+  const digests = new Map<string, Set<Digest>>();
+  for (const [repository, byDigest] of records) {
+    for (const [digest, list] of byDigest) {
+      if (!list.some((r) => r.targeted)) continue;
+      const set = digests.get(repository) ?? new Set<Digest>();
+      digests.set(repository, set);
+      set.add(digest);
+    }
+  }
+  return { ...policy, targets: { label: "--object-ids", digests } };
 }
 
 /**

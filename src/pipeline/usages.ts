@@ -3,8 +3,8 @@ import { configSchema, usageSourceSchema } from "../config/config-schema.js";
 import { UsageError } from "../errors.js";
 import { sourceDeps, sourcesFromConfig } from "../usage/build-sources.js";
 import { parseInUseList } from "../usage/in-use-file.js";
-import { loadUsages as loadEach } from "../usage/load-usages.js";
-import type { Usage, UsageSource } from "../usage/usage.js";
+import { loadFindings as loadAll } from "../usage/load-usages.js";
+import type { ImageRecord, Usage, UsageSource } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";
 
 /** How long one source may take unless told otherwise (the CLI reads REGSWEEP_SOURCE_TIMEOUT_SECONDS). */
@@ -69,10 +69,28 @@ export async function loadUsages(
   specs: readonly SourceSpec[],
   options: LoadUsagesOptions = {},
 ): Promise<Usage[]> {
+  return (await loadUsageFindings(specs, options)).usages;
+}
+
+/** What the sources found: the references that keep images, and the records that only describe them. */
+export interface UsageFindings {
+  readonly usages: Usage[];
+  /** Database records that keep nothing (an old revision): owners, targets, clean-ups. */
+  readonly records: ImageRecord[];
+  /** A source was told to target objects (`--object-ids`): only their images may go. */
+  readonly targeting: boolean;
+}
+
+/** loadUsages, with the records beside the references (the MongoDB sources find both). */
+export async function loadUsageFindings(
+  specs: readonly SourceSpec[],
+  options: LoadUsagesOptions = {},
+): Promise<UsageFindings> {
   const onEvent = options.onEvent;
-  return loadEach(usageSources(specs, options), {
+  const { usages, records, targeting } = await loadAll(usageSources(specs, options), {
     warn: (message) => onEvent?.({ type: "warning", message }),
     timeoutMs: options.timeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS,
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  return { usages, records, targeting };
 }

@@ -4,7 +4,7 @@ import { judgeTag, type PullRequestRule } from "../policy/pull-request-rule.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import { decideRepository } from "../policy/purge-policy.js";
 import type { Decision } from "../policy/reasons.js";
-import type { Resolution } from "../usage/resolve.js";
+import type { RecordIndex, Resolution } from "../usage/resolve.js";
 import { deletionOrder } from "./deletion-order.js";
 import type { DeleteEntry, KeepEntry, Plan, UntagEntry } from "./plan-schema.js";
 import { reclaimableBytes } from "./reclaimable.js";
@@ -13,6 +13,8 @@ export interface PlanInput {
   readonly inventory: Inventory;
   readonly policy: PurgePolicy;
   readonly resolution: Resolution;
+  /** Database records of the images: an owner where no usage names one. */
+  readonly records?: RecordIndex;
   readonly now: Date;
   readonly options: Plan["options"];
   readonly registryUrl?: string;
@@ -44,7 +46,7 @@ export function buildPlan(input: PlanInput): Plan {
     for (const digest of deletionOrder(toDelete)) {
       const node = nodes.get(digest) as ManifestNode;
       deleteEntries.push({
-        ...entry(repo.name, node, ownerOf(resolution, repo.name, node.digest)),
+        ...entry(repo.name, node, ownerOf(resolution, input.records, repo.name, node.digest)),
         reasons: [...(decisions.get(digest) as Decision).reasons],
         ...(node.children.length > 0 ? { children: [...node.children] } : {}),
         ...(node.subject ? { subject: node.subject } : {}),
@@ -52,7 +54,7 @@ export function buildPlan(input: PlanInput): Plan {
     }
   }
   const keepEntries: KeepEntry[] = kept.map(({ repository, node, decision }) => ({
-    ...entry(repository, node, ownerOf(resolution, repository, node.digest)),
+    ...entry(repository, node, ownerOf(resolution, input.records, repository, node.digest)),
     reasons: [...decision.reasons],
   }));
   const warnings = [...inventory.repositories.flatMap((r) => r.warnings ?? []), ...resolution.warnings];
@@ -199,12 +201,23 @@ function untagEntries(rule: PullRequestRule, kept: readonly Decided[], resolutio
   });
 }
 
-/** The first owner a usage of this digest names, for size reports by owner. */
-function ownerOf(resolution: Resolution, repository: string, digest: Digest): string | undefined {
-  return resolution.inUse
-    .get(repository)
-    ?.get(digest)
-    ?.find((u) => u.owner)?.owner;
+/** The first owner a usage of this digest names, else a record of it, for size reports by owner. */
+function ownerOf(
+  resolution: Resolution,
+  records: RecordIndex | undefined,
+  repository: string,
+  digest: Digest,
+): string | undefined {
+  return (
+    resolution.inUse
+      .get(repository)
+      ?.get(digest)
+      ?.find((u) => u.owner)?.owner ??
+    records
+      ?.get(repository)
+      ?.get(digest)
+      ?.find((r) => r.owner)?.owner
+  );
 }
 
 function entry(repository: string, node: ManifestNode, owner?: string) {

@@ -51,6 +51,9 @@ export const planSchema = z.object({
       kubeconfig: z.string().optional(),
       contexts: z.array(z.string()),
       aliases: z.array(z.string()),
+      /** --unused-since-days and --object-ids (the file), so apply reads the Domino preset the same way. */
+      unusedSinceDays: z.number().int().positive().optional(),
+      objectIds: z.string().optional(),
     })
     .optional(),
   createdAt: z.string(),
@@ -109,6 +112,28 @@ export const planSchema = z.object({
       z.object({ repository: z.string(), tag: z.string(), digest, reasons: z.array(reasonSchema).min(1) }),
     )
     .optional(),
+  /**
+   * Database records to change once their images are deleted (a query's afterDelete, the Domino
+   * preset's archive): apply does each only after every image it lists was deleted, and journals it.
+   */
+  recordCleanups: z
+    .array(
+      z.object({
+        /** The usage source (its name) whose connection carries it out. */
+        source: z.string(),
+        database: z.string(),
+        collection: z.string(),
+        id: z.string(),
+        change: z.union([
+          z.object({ set: z.record(z.string(), z.unknown()) }).strict(),
+          z.object({ delete: z.literal(true) }).strict(),
+        ]),
+        /** The record as reasons name it. */
+        record: z.string(),
+        images: z.array(z.object({ repository: z.string(), digest })).min(1),
+      }),
+    )
+    .optional(),
   /** Kept because in use although older than --ago: the images teams should move off, and who uses them. */
   oldInUse: z
     .array(
@@ -128,3 +153,4 @@ export type Plan = z.infer<typeof planSchema>;
 export type DeleteEntry = z.infer<typeof deleteEntrySchema>;
 export type KeepEntry = z.infer<typeof keepEntrySchema>;
 export type UntagEntry = NonNullable<Plan["untag"]>[number];
+export type RecordCleanupEntry = NonNullable<Plan["recordCleanups"]>[number];

@@ -22,6 +22,11 @@ export interface PurgePolicy {
   readonly pullRequests?: PullRequestRule;
   /** Keep what the registry says was pulled within this long (ECR's lastRecordedPullTime). */
   readonly protectPulledWithinMs?: number;
+  /**
+   * Only these digests may go (`--object-ids`: the images of the objects named), each still subject
+   * to every other rule and protection. Empty means nothing may go, never everything.
+   */
+  readonly targets?: { readonly label: string; readonly digests: ReadonlyMap<string, ReadonlySet<Digest>> };
 }
 
 type Selection =
@@ -90,7 +95,15 @@ export function decideRepository(
               detail: "no usage source references this repository (--scope used-repositories)",
             },
           }
-        : select(n, repo.name, nodes, policy, now);
+        : policy.targets && !policy.targets.digests.get(repo.name)?.has(n.digest)
+          ? {
+              selected: false,
+              reason: {
+                rule: "not-targeted",
+                detail: `not an image of the objects ${policy.targets.label} names`,
+              },
+            }
+          : select(n, repo.name, nodes, policy, now);
     if (s.selected) selected.set(n.digest, s.reasons);
     else addKeep(n.digest, s.reason);
   }

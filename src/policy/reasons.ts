@@ -16,7 +16,8 @@ export type KeepRule =
   | "not-a-pull-request-tag"
   | "pull-request-open"
   | "pull-request-status-unknown"
-  | "pull-request-untagged";
+  | "pull-request-untagged"
+  | "not-targeted";
 
 /** Why a manifest is deleted; every deleted manifest has at least one. */
 export type DeleteRule =

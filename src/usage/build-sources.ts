@@ -3,6 +3,7 @@ import { UsageError, UsageSourceError } from "../errors.js";
 import type { AzureContext } from "./azure/azure-context.js";
 import { inUseFileSource } from "./in-use-file.js";
 import type { KubernetesSourceOptions } from "./kubernetes-source.js";
+import { parseObjectIds } from "./object-ids.js";
 import type { UsageSource } from "./usage.js";
 
 export interface AdHocSources {
@@ -102,25 +103,58 @@ export function sourcesFromConfig(source: UsageSourceConfig, deps: SourceDeps): 
         ),
       ];
     case "mongodb": {
-      const label = `mongodb${source.preset ? ` (${source.preset} preset)` : ""}`;
+      const { label } = mongoSourceTarget(source, deps.env);
+      // Bad lines are bad usage (exit 2), found before anything is read.
+      const objectIds = source.objectIds
+        ? parseObjectIds(source.objectIds.join("\n"), `${label} objectIds`)
+        : undefined;
       return [
         lazy(label, optional, async () => {
-          const uri = source.uri ?? (source.uriEnv ? deps.env?.[source.uriEnv] : undefined);
+          const { uri, database } = mongoSourceTarget(source, deps.env);
           if (!uri)
             throw new Error(
               `${source.uriEnv ?? "uriEnv"} is not set: it must hold the MongoDB connection string`,
             );
-          const { mongoDbSource } = await import("./mongodb-source.js");
-          const { dominoQueries } = await import("./domino-preset.js");
-          return mongoDbSource({
+          const registryHost = source.registry ?? deps.registryHost;
+          const registry = registryHost ? { registry: registryHost } : {};
+          if (source.preset !== "domino") {
+            const { mongoDbSource } = await import("./mongodb-source.js");
+            return mongoDbSource({
+              uri,
+              database,
+              queries: source.queries ?? [],
+              ...registry,
+              optional,
+              label,
+            });
+          }
+          const { dominoSource } = await import("./domino-source.js");
+          const keycloak = source.keycloak;
+          const secret = keycloak ? deps.env?.[keycloak.secretEnv] : undefined;
+          if (keycloak && !secret)
+            throw new Error(`${keycloak.secretEnv} is not set: it must hold the Keycloak client secret`);
+          return dominoSource({
             uri,
-            database: source.database ?? databaseOf(uri) ?? (source.preset === "domino" ? "domino" : "test"),
-            queries: [...(source.preset === "domino" ? dominoQueries() : []), ...(source.queries ?? [])],
-            ...((source.registry ?? deps.registryHost)
-              ? { registry: source.registry ?? deps.registryHost }
-              : {}),
+            database,
+            ...registry,
             optional,
             label,
+            ...(source.queries ? { queries: source.queries } : {}),
+            ...(source.unusedSinceDays !== undefined ? { unusedSinceDays: source.unusedSinceDays } : {}),
+            ...(objectIds ? { objectIds } : {}),
+            ...(source.archive ? { archive: true } : {}),
+            ...(keycloak && secret
+              ? {
+                  deactivatedUsers: async (signal?: AbortSignal) =>
+                    (await import("./keycloak-users.js")).deactivatedUsers({
+                      url: keycloak.url,
+                      realm: keycloak.realm,
+                      clientId: keycloak.clientId,
+                      clientSecret: secret,
+                      ...(signal ? { signal } : {}),
+                    }),
+                }
+              : {}),
           });
         }),
       ];
@@ -169,20 +203,41 @@ function allContexts(base: Omit<KubernetesSourceOptions, "context"> & { optional
 
 /** A source whose adapter is imported and built when it is loaded; failing to build it is that source failing. */
 function lazy(name: string, optional: boolean, make: () => Promise<UsageSource>): UsageSource {
+  const build = async (signal: AbortSignal | undefined) => {
+    let source: UsageSource;
+    try {
+      source = await make();
+    } catch (error) {
+      throw new UsageSourceError(name, (error as Error).message, { cause: error });
+    }
+    signal?.throwIfAborted();
+    return source;
+  };
   return {
     name,
     optional,
-    async load(signal) {
-      let source: UsageSource;
-      try {
-        source = await make();
-      } catch (error) {
-        throw new UsageSourceError(name, (error as Error).message, { cause: error });
-      }
-      signal?.throwIfAborted();
-      return source.load(signal);
+    load: async (signal) => (await build(signal)).load(signal),
+    async find(signal) {
+      const source = await build(signal);
+      return source.find ? source.find(signal) : { usages: await source.load(signal), records: [] };
     },
   };
+}
+
+type MongoSourceConfig = Extract<UsageSourceConfig, { type: "mongodb" }>;
+
+/** How a MongoDB source is named, and where it connects (the URI, from the environment if so configured). */
+export function mongoSourceTarget(
+  source: MongoSourceConfig,
+  env: Record<string, string | undefined> | undefined,
+): { label: string; uri?: string; database: string } {
+  const label = `mongodb${source.preset ? ` (${source.preset} preset)` : ""}`;
+  const uri = source.uri ?? (source.uriEnv ? env?.[source.uriEnv] : undefined);
+  const database =
+    source.database ??
+    (uri ? databaseOf(uri) : undefined) ??
+    (source.preset === "domino" ? "domino" : "test");
+  return { label, ...(uri ? { uri } : {}), database };
 }
 
 /** The database a connection string names (`mongodb://host/db?…`), if any. */

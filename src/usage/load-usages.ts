@@ -1,5 +1,5 @@
 import { AbortedError, UsageError, UsageSourceError } from "../errors.js";
-import type { Usage, UsageSource } from "./usage.js";
+import type { Findings, ImageRecord, Usage, UsageSource } from "./usage.js";
 
 export interface LoadUsagesOptions {
   /** Where an optional source's failure is reported (default: nowhere; the pipeline turns it into an event). */
@@ -24,14 +24,32 @@ export async function loadUsages(
   sources: readonly UsageSource[],
   options: LoadUsagesOptions = {},
 ): Promise<Usage[]> {
+  return [...(await loadFindings(sources, options)).usages];
+}
+
+/** loadUsages, with the records the sources found beside the references that keep images. */
+export async function loadFindings(
+  sources: readonly UsageSource[],
+  options: LoadUsagesOptions = {},
+): Promise<{ usages: Usage[]; records: ImageRecord[]; targeting: boolean; warnings: string[] }> {
   const warn = options.warn ?? (() => {});
   const timeoutMs = options.timeoutMs ?? 300_000;
   const loaded = await Promise.allSettled(sources.map((s) => withTimeout(s, timeoutMs, options.signal)));
   const usages: Usage[] = [];
+  const records: ImageRecord[] = [];
+  const warnings: string[] = [];
+  let targeting = false;
   loaded.forEach((result, i) => {
     const source = sources[i] as UsageSource;
     if (result.status === "fulfilled") {
-      usages.push(...result.value);
+      const found = asFindings(result.value);
+      usages.push(...found.usages);
+      records.push(...found.records);
+      targeting ||= found.targeting === true;
+      for (const w of found.warnings ?? []) {
+        warnings.push(w);
+        warn(w);
+      }
       return;
     }
     const error = result.reason as Error;
@@ -44,7 +62,11 @@ export async function loadUsages(
     }
     warn(`optional usage source ${source.name} failed and is ignored: ${error.message}`);
   });
-  return usages;
+  return { usages, records, targeting, warnings };
+}
+
+function asFindings(loaded: readonly Usage[] | Findings): Findings {
+  return "usages" in loaded ? loaded : { usages: loaded as readonly Usage[], records: [] };
 }
 
 /**
@@ -56,7 +78,7 @@ async function withTimeout(
   source: UsageSource,
   timeoutMs: number,
   runSignal: AbortSignal | undefined,
-): Promise<readonly Usage[]> {
+): Promise<readonly Usage[] | Findings> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let onRunAbort: (() => void) | undefined;
@@ -81,7 +103,10 @@ async function withTimeout(
     else runSignal?.addEventListener("abort", onRunAbort, { once: true });
   });
   try {
-    return await Promise.race([source.load(controller.signal), stopped]);
+    return await Promise.race([
+      source.find ? source.find(controller.signal) : source.load(controller.signal),
+      stopped,
+    ]);
   } finally {
     clearTimeout(timer);
     if (onRunAbort) runSignal?.removeEventListener("abort", onRunAbort);

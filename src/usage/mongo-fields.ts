@@ -42,3 +42,41 @@ export function nameValue(value: unknown): string | undefined {
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   return undefined;
 }
+
+/**
+ * Every ObjectId in a document (and every string of 24 hex digits, as ids are sometimes stored),
+ * with the dotted path it sits at: a record may name an environment in any field. Pure.
+ */
+export function idsIn(doc: unknown, path = ""): { path: string; id: string }[] {
+  const out: { path: string; id: string }[] = [];
+  const walk = (value: unknown, at: string, depth: number) => {
+    if (depth > 32 || value === null || value === undefined) return;
+    if (typeof value === "string") {
+      if (/^[0-9a-fA-F]{24}$/.test(value)) out.push({ path: at, id: value.toLowerCase() });
+      return;
+    }
+    if (typeof value !== "object") return;
+    const hex = objectIdHex(value);
+    if (hex) {
+      out.push({ path: at, id: hex });
+      return;
+    }
+    if (value instanceof Date) return;
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item, at, depth + 1);
+      return;
+    }
+    for (const [key, child] of Object.entries(value)) walk(child, at ? `${at}.${key}` : key, depth + 1);
+  };
+  walk(doc, path, 0);
+  return out;
+}
+
+/** The hex of a BSON ObjectId (any copy of the bson library), or of a 24-hex string. */
+export function objectIdHex(value: unknown): string | undefined {
+  if (typeof value === "string") return /^[0-9a-fA-F]{24}$/.test(value) ? value.toLowerCase() : undefined;
+  if (value && typeof value === "object" && (value as { _bsontype?: unknown })._bsontype === "ObjectId") {
+    return (value as { toHexString(): string }).toHexString();
+  }
+  return undefined;
+}

@@ -1,8 +1,9 @@
+import type { Db } from "mongodb";
 import type { MongoQuery } from "../config/config-schema.js";
 import { AbortedError, UsageSourceError } from "../errors.js";
 import { InvalidReferenceError, parseReference } from "../oci/reference.js";
 import { commonContexts, nameValue, valuesAt } from "./mongo-fields.js";
-import type { Usage, UsageSource } from "./usage.js";
+import type { Findings, ImageRecord, RecordCleanup, Usage, UsageSource } from "./usage.js";
 
 export interface MongoDbSourceOptions {
   /** The connection string; it never appears in names, reasons, logs or errors. */
@@ -24,49 +25,108 @@ export interface MongoDbSourceOptions {
  * reported, never guessed at.
  */
 export function mongoDbSource(options: MongoDbSourceOptions): UsageSource {
-  const host = hostOf(options.uri);
-  const name = options.label ?? `mongodb ${host}/${options.database}`;
+  const name = options.label ?? `mongodb ${hostOf(options.uri)}/${options.database}`;
+  const find = (signal?: AbortSignal) =>
+    withDatabase(options.uri, options.database, name, signal, (db) =>
+      runQueries(db, options.queries, options, name, signal),
+    );
   return {
     name,
     optional: options.optional ?? false,
-    async load(signal) {
-      const { MongoClient } = await import("mongodb");
-      const client = new MongoClient(options.uri, {
-        serverSelectionTimeoutMS: 15_000,
-        // The driver ignores timeoutMS (v7); a hung server is ended by this, or by the abort below.
-        socketTimeoutMS: 60_000,
-        connectTimeoutMS: 15_000,
-        appName: "regsweep",
-      });
-      const close = () => void client.close(true).catch(() => {});
-      signal?.addEventListener("abort", close, { once: true });
-      try {
-        await client.connect();
-        const db = client.db(options.database);
-        const usages: Usage[] = [];
-        for (const query of options.queries) {
-          if (signal?.aborted) throw new AbortedError(`${name}: cancelled`);
-          const collection = db.collection(query.collection);
-          const cursor = query.pipeline
-            ? collection.aggregate(query.pipeline as object[], { batchSize: 1000 })
-            : collection.find(query.filter ?? {}, { batchSize: 1000 });
-          for await (const doc of cursor) usages.push(...referencesOf(doc, query, options, name));
-        }
-        return usages;
-      } catch (error) {
-        if (signal?.aborted || error instanceof AbortedError) throw error;
-        // The driver's messages can carry the connection string's host, never its password.
-        throw new UsageSourceError(
-          name,
-          `${oneLine(redact((error as Error).message, options.uri))} — check the URI (uriEnv), the network and the database user's read access`,
-          { cause: error },
-        );
-      } finally {
-        signal?.removeEventListener("abort", close);
-        await client.close(true).catch(() => {});
-      }
-    },
+    find,
+    load: async (signal) => (await find(signal)).usages,
   };
+}
+
+/** Every query's findings, read through one connection. */
+export async function runQueries(
+  db: Db,
+  queries: readonly MongoQuery[],
+  options: { readonly registry?: string; readonly database: string },
+  name: string,
+  signal: AbortSignal | undefined,
+): Promise<Findings> {
+  const usages: Usage[] = [];
+  const records: ImageRecord[] = [];
+  for (const query of queries) {
+    if (signal?.aborted) throw new AbortedError(`${name}: cancelled`);
+    const collection = db.collection(query.collection);
+    const cursor = query.pipeline
+      ? collection.aggregate(query.pipeline as object[], { batchSize: 1000 })
+      : collection.find(query.filter ?? {}, { batchSize: 1000 });
+    for await (const doc of cursor) {
+      const found = referencesOf(doc, query, options, name);
+      // Every record is listed (owners, unused references); only protecting ones keep their image.
+      records.push(...found.map((u) => recordOf(u, doc, query, options, name)));
+      if (query.protect !== false) usages.push(...found);
+    }
+  }
+  return { usages, records };
+}
+
+/** A record that keeps nothing: it names its image, and what to change in it once the image is deleted. */
+function recordOf(
+  usage: Usage,
+  doc: Record<string, unknown>,
+  query: MongoQuery,
+  options: { readonly database: string },
+  name: string,
+): ImageRecord {
+  const cleanup: RecordCleanup | undefined =
+    query.afterDelete && doc._id !== undefined
+      ? {
+          source: name,
+          database: options.database,
+          collection: query.collection,
+          id: String(doc._id),
+          change: "delete" in query.afterDelete ? { delete: true } : { set: query.afterDelete.set },
+        }
+      : undefined;
+  return {
+    reference: usage.reference,
+    record: usage.source,
+    ...(usage.owner ? { owner: usage.owner } : {}),
+    ...(cleanup ? { cleanup } : {}),
+  };
+}
+
+/**
+ * Connects, runs `work`, and closes, whatever happens. A database that cannot be read fails the
+ * source (closed); the URI's credentials never reach a message.
+ */
+export async function withDatabase<T>(
+  uri: string,
+  database: string,
+  name: string,
+  signal: AbortSignal | undefined,
+  work: (db: Db) => Promise<T>,
+): Promise<T> {
+  const { MongoClient } = await import("mongodb");
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: 15_000,
+    // The driver ignores timeoutMS (v7); a hung server is ended by this, or by the abort below.
+    socketTimeoutMS: 60_000,
+    connectTimeoutMS: 15_000,
+    appName: "regsweep",
+  });
+  const close = () => void client.close(true).catch(() => {});
+  signal?.addEventListener("abort", close, { once: true });
+  try {
+    await client.connect();
+    return await work(client.db(database));
+  } catch (error) {
+    if (signal?.aborted || error instanceof AbortedError) throw error;
+    if (error instanceof UsageSourceError) throw error;
+    // The driver's messages can carry the connection string's host, never its password.
+    throw new UsageSourceError(
+      name,
+      `${oneLine(redact((error as Error).message, uri))} — check the URI (uriEnv), the network and the database user's access`,
+      { cause: error },
+    );
+  } finally {
+    signal?.removeEventListener("abort", close);
+    await client.close(true).catch(() => {});
+  }
 }
 
 /** The references one document names under a query's image spec. */
@@ -135,12 +195,12 @@ export function referencesOf(
 }
 
 /** Docker's rule: the first component names a host when it has a dot or a colon, or is localhost. */
-function namesAHost(reference: string): boolean {
+export function namesAHost(reference: string): boolean {
   const first = reference.split("/")[0] ?? "";
   return reference.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
 }
 
-function hostOf(uri: string): string {
+export function hostOf(uri: string): string {
   const m = /^mongodb(?:\+srv)?:\/\/(?:[^@/]*@)?([^/?]+)/.exec(uri);
   return m?.[1] ?? "(mongodb)";
 }

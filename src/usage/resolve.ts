@@ -1,7 +1,7 @@
 import type { Inventory } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 import { canonicalHost, formatReference } from "../oci/reference.js";
-import type { Usage } from "./usage.js";
+import type { ImageRecord, Usage } from "./usage.js";
 
 /** In-use digests per repository, each with who uses it. */
 export type InUseIndex = ReadonlyMap<string, ReadonlyMap<Digest, readonly Usage[]>>;
@@ -60,4 +60,30 @@ export function resolveUsages(
       );
   }
   return { inUse, warnings, otherRegistries: setAside.length, setAside, usedRepositories };
+}
+
+/** Database records per repository and digest (tags tied to digests as the scan read them). */
+export type RecordIndex = ReadonlyMap<string, ReadonlyMap<Digest, readonly ImageRecord[]>>;
+
+/** Ties records to digests as resolveUsages ties references; records of other registries are ignored. */
+export function resolveRecords(
+  inventory: Inventory,
+  records: readonly ImageRecord[],
+  aliases: readonly string[] = [],
+): RecordIndex {
+  const hosts = new Set([inventory.registry, ...aliases].map(canonicalHost));
+  const byRepository = new Map(inventory.repositories.map((r) => [r.name, r]));
+  const out = new Map<string, Map<Digest, ImageRecord[]>>();
+  for (const record of records) {
+    const ref = record.reference;
+    if (!hosts.has(canonicalHost(ref.host))) continue;
+    const repo = byRepository.get(ref.repository);
+    const digest =
+      ref.digest ?? repo?.manifests.find((m) => ref.tag !== undefined && m.tags.includes(ref.tag))?.digest;
+    if (!digest) continue;
+    const perRepo = out.get(ref.repository) ?? new Map<Digest, ImageRecord[]>();
+    out.set(ref.repository, perRepo);
+    perRepo.set(digest, [...(perRepo.get(digest) ?? []), record]);
+  }
+  return out;
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { UsageSourceError } from "../../src/errors.js";
-import { dominoQueries } from "../../src/usage/domino-preset.js";
 import { commonContexts, valuesAt } from "../../src/usage/mongo-fields.js";
 import { referencesOf } from "../../src/usage/mongodb-source.js";
 
@@ -60,24 +59,6 @@ describe("image references from database documents", () => {
 
   it("a record whose image name is not one fails the source instead of being skipped", () => {
     expect(() => refs({ _id: 1, image: "Not A Reference!" }, "image")).toThrow(UsageSourceError);
-  });
-
-  it("the Domino preset reads environment revisions and model versions as the Domino cleaner does", () => {
-    const [revisions, models] = dominoQueries();
-    const revision = {
-      _id: "r1",
-      metadata: { dockerImageName: { repository: "domino-abc/environment", tag: "62f-3" } },
-    };
-    const model = { _id: "m1", metadata: { builds: [{ slug: { image: { tag: "62a-v4-abc" } } }] } };
-    const at = (d: Record<string, unknown>, q: typeof revisions) =>
-      referencesOf(
-        d,
-        q as NonNullable<typeof q>,
-        { database: "domino", registry: "registry.domino" },
-        "mongodb",
-      ).map((u) => u.raw);
-    expect(at(revision, revisions)).toEqual(["registry.domino/domino-abc/environment:62f-3"]);
-    expect(at(model, models)).toEqual(["registry.domino/dominodatalab/model:62a-v4-abc"]);
   });
 });
 

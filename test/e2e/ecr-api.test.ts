@@ -77,7 +77,7 @@ describe("Amazon ECR's API: the run's --rps and --timeout, and doctor", () => {
     await registry?.stop();
   });
 
-  it("with --rps 6, no second sees more ECR and /v2/ requests together than the budget allows", async () => {
+  it("with --rps 6 (and one slot), no second sees more ECR and /v2/ requests together than the budget allows", async () => {
     const rps = 6;
     ecr.calls.length = 0;
     v2Times.length = 0;
@@ -90,6 +90,9 @@ describe("Amazon ECR's API: the run's --rps and --timeout, and doctor", () => {
         "ecr",
         "--rps",
         String(rps),
+        // One slot: an ECR call waiting on a /v2/ request (or the reverse) would hang here.
+        "--concurrency",
+        "1",
         "--no-cache",
         "--format",
         "json",

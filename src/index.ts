@@ -13,7 +13,14 @@ export {
   UsageError,
   UsageSourceError,
 } from "./errors.js";
-export type { AgeSource, BlobRef, Inventory, ManifestNode, RepositoryInventory } from "./inventory/graph.js";
+export type {
+  AgeSource,
+  BlobRef,
+  Inventory,
+  ManifestNode,
+  OwnerSource,
+  RepositoryInventory,
+} from "./inventory/graph.js";
 export type { Digest } from "./oci/digest.js";
 export { type ImageReference, parseReference } from "./oci/reference.js";
 export { type ApplyCounts, type ApplyOptions, type ApplyResult, apply, planId } from "./pipeline/apply.js";

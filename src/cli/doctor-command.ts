@@ -2,13 +2,27 @@ import { access, constants, mkdir } from "node:fs/promises";
 import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
 import { defaultCacheDir } from "../inventory/content-cache.js";
+import type { OpenedRegistry } from "../pipeline/open-registry.js";
 import { DistributionRegistry } from "../registry/distribution.js";
+import type { EcrRegistry } from "../registry/ecr.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
 import { loadUsages, sourceTimeoutMs } from "../usage/load-usages.js";
 import { type PullRequestFlags, pullRequestSpec } from "./pull-request-options.js";
 import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 import { type UsageFlags, usageSourcesOf } from "./usage-options.js";
+
+/**
+ * ECR's own API first (the sign-in, then the repository list), where a missing IAM action shows
+ * up; then /v2/ with the token it gave.
+ */
+async function checkEcr(registry: OpenedRegistry["registry"]): Promise<string> {
+  const ecr = registry as EcrRegistry;
+  const found = await ecr.check(1000);
+  await ecr.ping();
+  const count = `${found.repositories}${found.repositories >= 1000 ? "+" : ""}`;
+  return `${ecr.host} (ECR${found.region ? `, ${found.region}` : ""}) signed in with GetAuthorizationToken (token expires ${found.tokenExpiresAt}); DescribeRepositories answered: ${count} repositories; /v2/ answers`;
+}
 
 export interface DoctorFlags extends RegistryFlags, UsageFlags, PullRequestFlags {}
 
@@ -62,6 +76,7 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
     run: async () => {
       const opened = await openRegistryFromFlags(flags, cfg, readStdinOnce);
       try {
+        if (opened.type === "ecr") return await checkEcr(opened.registry);
         if (opened.registry instanceof DistributionRegistry) await opened.registry.ping();
         let count = 0;
         for await (const _ of opened.registry.repositories()) if (++count >= 1000) break;

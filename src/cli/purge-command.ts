@@ -124,6 +124,11 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
       aliases,
       usageSpec: usageSpec(flags),
       onEvent: printWarnings,
+      ...(config.owner?.annotation
+        ? { owner: { annotation: config.owner.annotation } }
+        : config.owner?.label
+          ? { owner: { label: config.owner.label } }
+          : {}),
     });
     // An apply needs its plan on disk: the journal lives next to it, and --resume reads it.
     const planFile =

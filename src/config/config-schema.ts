@@ -274,6 +274,23 @@ export const configSchema = z
       .strict()
       .default({ cloud: "AzurePublicCloud", subscriptions: [] }),
     usage: z.array(usageSourceSchema).default([]),
+    owner: z
+      .object({
+        annotation: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("a manifest annotation, e.g. org.opencontainers.image.authors"),
+        label: z.string().min(1).optional().describe("an image config label (config.Labels)"),
+      })
+      .strict()
+      .refine((o) => (o.annotation === undefined) !== (o.label === undefined), {
+        message: "give exactly one of annotation or label",
+      })
+      .optional()
+      .describe(
+        "who owns an image when no usage source says: plan entries carry it, report --by owner groups by it",
+      ),
     audit: z
       .object({ dir: z.string().default("audits") })
       .strict()

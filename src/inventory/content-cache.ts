@@ -16,6 +16,8 @@ export function defaultCacheDir(): string {
 export interface CachedNode {
   readonly node: ManifestNode;
   readonly childPlatforms?: readonly (readonly [Digest, string])[];
+  /** The OwnerSource (ownerSourceKey) `node.owner` was read under; absent: none was configured. */
+  readonly ownerKey?: string;
 }
 
 export interface RepositoryState {

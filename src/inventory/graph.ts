@@ -32,6 +32,20 @@ export interface ManifestNode {
   readonly locked?: boolean;
   /** When the registry last recorded a pull of it (ECR's lastRecordedPullTime), where it records pulls. */
   readonly lastPulled?: string;
+  /** Who owns it, from the annotation or config label the scan was told to read (OwnerSource). */
+  readonly owner?: string;
+}
+
+/**
+ * Where a manifest names its owner: a manifest annotation (an index's too), or a label of the
+ * image config (`config.Labels`; an index has none).
+ */
+export type OwnerSource = { readonly annotation: string } | { readonly label: string };
+
+/** One string per OwnerSource, so a cached owner read under another key is never taken for this one. */
+export function ownerSourceKey(source: OwnerSource | undefined): string | undefined {
+  if (!source) return undefined;
+  return "annotation" in source ? `annotation:${source.annotation}` : `label:${source.label}`;
 }
 
 export interface RepositoryInventory {

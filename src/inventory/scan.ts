@@ -1,10 +1,23 @@
 import PQueue from "p-queue";
 import { type Digest, subjectOfReferrerTag } from "../oci/digest.js";
-import { configCreated, type Descriptor, type Manifest, parseRegistryManifest } from "../oci/manifest.js";
+import {
+  configCreated,
+  configLabel,
+  type Descriptor,
+  type Manifest,
+  parseRegistryManifest,
+} from "../oci/manifest.js";
 import { isImageConfigMediaType } from "../oci/media-types.js";
 import type { ManifestResponse, RegistryReader } from "../registry/types.js";
 import type { ContentCache } from "./content-cache.js";
-import type { AgeSource, Inventory, ManifestNode, RepositoryInventory } from "./graph.js";
+import {
+  type AgeSource,
+  type Inventory,
+  type ManifestNode,
+  type OwnerSource,
+  ownerSourceKey,
+  type RepositoryInventory,
+} from "./graph.js";
 
 export interface ScanOptions {
   readonly cache: ContentCache;
@@ -19,6 +32,8 @@ export interface ScanOptions {
    * ones. A listing alone never decides that an in-use tag is gone; only a 404 for it does.
    */
   readonly verifyTags?: (repository: string) => Iterable<string>;
+  /** Where manifests name their owner; absent: nodes carry no owner. */
+  readonly owner?: OwnerSource;
 }
 
 /** Configs bigger than this are not worth a download for one timestamp. */
@@ -59,7 +74,14 @@ export async function scanRepository(
   options: ScanOptions,
 ): Promise<RepositoryInventory> {
   const { cache } = options;
-  const known = await cache.repositoryState(registry.host, repository);
+  const ownerKey = ownerSourceKey(options.owner);
+  const state = await cache.repositoryState(registry.host, repository);
+  // A node cached under another owner key (or none) is derived again from the cached bodies:
+  // its owner would be stale.
+  const known = {
+    ...state,
+    nodes: new Map([...state.nodes].filter(([, c]) => c.ownerKey === ownerKey)),
+  };
   const childPlatformsOf = new Map<Digest, [Digest, string][]>();
   const tagDigests = new Map<string, Digest>();
   const manifests = new Map<Digest, Promise<Loaded>>();
@@ -111,15 +133,24 @@ export async function scanRepository(
   // the ages: no request per tag, and no config download just for a timestamp.
   const meta = await registry.registryMetadata?.(repository);
 
-  const configTime = async (config: Descriptor): Promise<Date | undefined> => {
-    if (meta) return undefined;
+  /** The config body, when it is needed (for `created` where the registry gives no time, or for an owner label). */
+  const readConfig = async (config: Descriptor): Promise<Buffer | undefined> => {
+    const wanted = !meta || (options.owner !== undefined && "label" in options.owner);
+    if (!wanted) return undefined;
     if (!isImageConfigMediaType(config.mediaType) || config.size > MAX_CONFIG_BYTES) return undefined;
     let body = await cache.get(config.digest);
     if (!body) {
       body = await registry.getBlob(repository, config.digest);
       await cache.put(config.digest, body);
     }
-    return configCreated(body);
+    return body;
+  };
+
+  const ownerOf = (manifest: Manifest, config: Buffer | undefined): string | undefined => {
+    const source = options.owner;
+    if (!source) return undefined;
+    if ("annotation" in source) return manifest.annotations?.[source.annotation] || undefined;
+    return config ? configLabel(config, source.label) : undefined;
   };
 
   const loadNode = (digest: Digest): Promise<ManifestNode> => {
@@ -138,7 +169,8 @@ export async function scanRepository(
         const { manifest, size } = await loadManifest(digest);
         options.onManifest?.();
         if (manifest.kind === "image") {
-          const created = await configTime(manifest.config);
+          const config = await readConfig(manifest.config);
+          const created = config && !meta ? configCreated(config) : undefined;
           const blobs = [manifest.config, ...manifest.layers].map((d) => ({
             digest: d.digest,
             size: d.size,
@@ -149,6 +181,7 @@ export async function scanRepository(
             created,
             ageSource: created ? "config" : "unknown",
             sizeBytes: size + blobs.reduce((sum, b) => sum + b.size, 0),
+            owner: ownerOf(manifest, config),
           });
         }
         const childPlatforms: [Digest, string][] = [];
@@ -175,6 +208,7 @@ export async function scanRepository(
           created: newest ? new Date(newest) : undefined,
           ageSource: newest ? "child" : "unknown",
           sizeBytes: size + children.reduce((sum, c) => sum + c.sizeBytes, 0),
+          owner: ownerOf(manifest, undefined),
         });
       })();
       nodes.set(digest, p);
@@ -245,6 +279,7 @@ export async function scanRepository(
         {
           node: n,
           ...(childPlatformsOf.has(n.digest) ? { childPlatforms: childPlatformsOf.get(n.digest) } : {}),
+          ...(ownerKey ? { ownerKey } : {}),
         },
       ]),
     ),
@@ -317,6 +352,7 @@ function node(
     created: Date | undefined;
     ageSource: AgeSource;
     sizeBytes: number;
+    owner?: string | undefined;
   },
 ): ManifestNode {
   return {
@@ -331,6 +367,7 @@ function node(
     ...(rest.created ? { created: rest.created.toISOString() } : {}),
     ageSource: rest.ageSource,
     sizeBytes: rest.sizeBytes,
+    ...(rest.owner ? { owner: rest.owner } : {}),
   };
 }
 

@@ -38,6 +38,7 @@ export interface ImageManifest {
   readonly config: Descriptor;
   readonly layers: readonly Descriptor[];
   readonly subject?: Descriptor;
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export interface IndexManifest {
@@ -46,6 +47,7 @@ export interface IndexManifest {
   readonly artifactType?: string;
   readonly manifests: readonly Descriptor[];
   readonly subject?: Descriptor;
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export type Manifest = ImageManifest | IndexManifest;
@@ -62,6 +64,7 @@ export function parseManifest(body: Uint8Array | string, contentType?: string): 
   const extra = {
     ...(raw.artifactType ? { artifactType: raw.artifactType } : {}),
     ...(raw.subject ? { subject: raw.subject } : {}),
+    ...(raw.annotations ? { annotations: raw.annotations } : {}),
   };
   if (isIndexMediaType(mediaType) || (raw.manifests && !raw.config)) {
     return { kind: "index", mediaType, manifests: raw.manifests ?? [], ...extra };
@@ -114,6 +117,26 @@ export function configCreated(body: Uint8Array | string): Date | undefined {
     const date = new Date(created);
     if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1971) return undefined;
     return date;
+  } catch {
+    return undefined;
+  }
+}
+
+const labelsSchema = z
+  .object({
+    config: z
+      .object({ Labels: z.record(z.string(), z.unknown()).nullish() })
+      .passthrough()
+      .nullish(),
+  })
+  .passthrough();
+
+/** The image config's `config.Labels` value for `key`, when it is a non-empty string. */
+export function configLabel(body: Uint8Array | string, key: string): string | undefined {
+  try {
+    const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
+    const value = labelsSchema.parse(JSON.parse(text)).config?.Labels?.[key];
+    return typeof value === "string" && value !== "" ? value : undefined;
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import type { Inventory } from "../inventory/graph.js";
+import type { Inventory, OwnerSource } from "../inventory/graph.js";
 import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { repositorySelected } from "../policy/filter.js";
@@ -25,6 +25,8 @@ export interface MakePlanOptions extends RunOptions {
   /** The sources as the plan records them, for apply to read again. */
   readonly usageSpec?: Plan["usage"];
   readonly now?: () => Date;
+  /** Where manifests name their owner when no usage source does. */
+  readonly owner?: OwnerSource;
 }
 
 export interface MadePlan {
@@ -54,6 +56,7 @@ export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
     repositories: (name) => repositorySelected(policy.filters, name),
     usages,
     ...(options.aliases ? { aliases: options.aliases } : {}),
+    ...(options.owner ? { owner: options.owner } : {}),
   });
   const withPullRequests = options.pullRequests
     ? {

@@ -130,6 +130,7 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
         ...client,
         client: ecrClient,
         ...(host ? { registryId: host.account } : {}),
+        ...(region ? { region } : {}),
         ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       }),

@@ -1,5 +1,5 @@
 import { throwIfAborted } from "../errors.js";
-import type { Inventory } from "../inventory/graph.js";
+import type { Inventory, OwnerSource } from "../inventory/graph.js";
 import { scanRegistry } from "../inventory/scan.js";
 import { parseFilter, repositorySelected } from "../policy/filter.js";
 import { inUseTagsByRepository } from "../usage/in-use-tags.js";
@@ -20,6 +20,8 @@ export interface ScanOptions extends RunOptions {
   /** Other names references use for this registry (a private endpoint, a pull-through name). */
   readonly aliases?: readonly string[];
   readonly now?: () => Date;
+  /** Where manifests name their owner (an annotation, or a config label): plan entries carry it. */
+  readonly owner?: OwnerSource;
 }
 
 /**
@@ -48,5 +50,6 @@ export async function scan(opened: OpenedRegistry, options: ScanOptions = {}): P
       options.onEvent?.({ type: "scanned", manifests: ++manifests });
     },
     ...(options.now ? { now: options.now } : {}),
+    ...(options.owner ? { owner: options.owner } : {}),
   });
 }

@@ -25,8 +25,8 @@ export interface PlanInput {
 /** Turns an inventory, the in-use references and a policy into a plan. Pure. */
 export function buildPlan(input: PlanInput): Plan {
   const { inventory, policy, resolution, now } = input;
-  const deleted: { repository: string; node: ManifestNode; decision: Decision }[] = [];
-  const kept: { repository: string; node: ManifestNode; decision: Decision }[] = [];
+  const deleted: (Decided & { owner: string | undefined })[] = [];
+  const kept: (Decided & { owner: string | undefined })[] = [];
   const deleteEntries: DeleteEntry[] = [];
   for (const repo of inventory.repositories) {
     const decisions = decideRepository(
@@ -37,24 +37,30 @@ export function buildPlan(input: PlanInput): Plan {
       resolution.usedRepositories.has(repo.name),
     );
     const nodes = new Map(repo.manifests.map((n) => [n.digest, n]));
+    const owners = ownersOf(repo.name, nodes, resolution, input.records);
     const toDelete: ManifestNode[] = [];
     for (const node of repo.manifests) {
       const decision = decisions.get(node.digest) as Decision;
-      (decision.action === "delete" ? deleted : kept).push({ repository: repo.name, node, decision });
+      (decision.action === "delete" ? deleted : kept).push({
+        repository: repo.name,
+        node,
+        decision,
+        owner: owners.get(node.digest),
+      });
       if (decision.action === "delete") toDelete.push(node);
     }
     for (const digest of deletionOrder(toDelete)) {
       const node = nodes.get(digest) as ManifestNode;
       deleteEntries.push({
-        ...entry(repo.name, node, ownerOf(resolution, input.records, repo.name, node.digest)),
+        ...entry(repo.name, node, owners.get(digest)),
         reasons: [...(decisions.get(digest) as Decision).reasons],
         ...(node.children.length > 0 ? { children: [...node.children] } : {}),
         ...(node.subject ? { subject: node.subject } : {}),
       });
     }
   }
-  const keepEntries: KeepEntry[] = kept.map(({ repository, node, decision }) => ({
-    ...entry(repository, node, ownerOf(resolution, input.records, repository, node.digest)),
+  const keepEntries: KeepEntry[] = kept.map(({ repository, node, decision, owner }) => ({
+    ...entry(repository, node, owner),
     reasons: [...decision.reasons],
   }));
   const warnings = [...inventory.repositories.flatMap((r) => r.warnings ?? []), ...resolution.warnings];
@@ -199,6 +205,36 @@ function untagEntries(rule: PullRequestRule, kept: readonly Decided[], resolutio
       return [{ repository, tag, digest: node.digest, reasons: [{ rule: "pull-request-closed", detail }] }];
     });
   });
+}
+
+/**
+ * Each manifest's owner, for size reports by owner: the first a usage of it names, else a database
+ * record of it, else the one the manifest itself names (an annotation or label, see OwnerSource); a manifest with neither
+ * takes the owner of an index that lists it (the first such index by digest, nested ones too).
+ */
+function ownersOf(
+  repository: string,
+  nodes: ReadonlyMap<Digest, ManifestNode>,
+  resolution: Resolution,
+  records: RecordIndex | undefined,
+): Map<Digest, string> {
+  const owners = new Map<Digest, string>();
+  for (const node of nodes.values()) {
+    const owner = ownerOf(resolution, records, repository, node.digest) ?? node.owner;
+    if (owner) owners.set(node.digest, owner);
+  }
+  const inherit = (digest: Digest, owner: string, seen: Set<Digest>) => {
+    for (const child of nodes.get(digest)?.children ?? []) {
+      if (owners.has(child) || seen.has(child)) continue;
+      seen.add(child);
+      owners.set(child, owner);
+      inherit(child, owner, seen);
+    }
+  };
+  const sorted = [...nodes.values()].sort((a, b) => a.digest.localeCompare(b.digest));
+  const ownIndexes = sorted.filter((n) => n.children.length > 0 && owners.has(n.digest));
+  for (const index of ownIndexes) inherit(index.digest, owners.get(index.digest) as string, new Set());
+  return owners;
 }
 
 /** The first owner a usage of this digest names, else a record of it, for size reports by owner. */

@@ -64,7 +64,30 @@ export interface EcrOptions extends DistributionOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly now?: () => number;
+  /** The region the client signs for, as doctor reports it; absent: the client's own setting. */
+  readonly region?: string;
 }
+
+/** What an identity needs for regsweep to list, read and delete in ECR. */
+export const ECR_IAM_ACTIONS = [
+  "ecr:GetAuthorizationToken",
+  "ecr:DescribeRepositories",
+  "ecr:DescribeImages",
+  "ecr:BatchGetImage",
+  "ecr:BatchDeleteImage",
+] as const;
+
+/** What doctor learns from ECR's API: the sign-in worked until when, and the repository list answered. */
+export interface EcrCheck {
+  readonly region: string | undefined;
+  /** ISO time the GetAuthorizationToken token expires. */
+  readonly tokenExpiresAt: string;
+  /** Repositories DescribeRepositories listed, counted up to `limit`. */
+  readonly repositories: number;
+}
+
+/** The run's one budget (concurrency, --rps), which ECR's API calls share with /v2/ requests. */
+type Scheduler = Pick<HttpTransport, "schedule">;
 
 const imageDetailSchema = z
   .object({
@@ -97,23 +120,24 @@ export class EcrRegistry extends DistributionRegistry {
   private readonly ecrPageSize: number;
   private readonly ecrMaxPages: number;
   private readonly signal: AbortSignal | undefined;
+  private readonly scheduler: Scheduler;
+  private readonly givenRegion: string | undefined;
+  private readonly getToken: () => Promise<GetAuthorizationTokenCommandOutput>;
 
   constructor(location: RegistryLocation, transport: HttpTransport, options: EcrOptions) {
+    const getToken = () =>
+      ecrCall(location.host, "GetAuthorizationToken", { ...options, scheduler: transport }, (abortSignal) =>
+        // registryIds is deprecated: the token opens every registry the identity may use.
+        options.client.send(new GetAuthorizationTokenCommand({}), { abortSignal }),
+      );
     super(location, transport, {
       ...options,
       // A user name and password given (`aws ecr get-login-password`) win over the SDK's token.
-      credentials:
-        options.credentials ??
-        ecrTokenSource(
-          () =>
-            ecrCall(location.host, "GetAuthorizationToken", options, (abortSignal) =>
-              // registryIds is deprecated: the token opens every registry the identity may use.
-              options.client.send(new GetAuthorizationTokenCommand({}), { abortSignal }),
-            ),
-          location.host,
-          options.now,
-        ),
+      credentials: options.credentials ?? ecrTokenSource(getToken, location.host, options.now),
     });
+    this.scheduler = transport;
+    this.givenRegion = options.region;
+    this.getToken = getToken;
     this.client = options.client;
     this.registryId = options.registryId;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -241,7 +265,11 @@ export class EcrRegistry extends DistributionRegistry {
       const out = await ecrCall(
         this.host,
         operation,
-        { timeoutMs: this.timeoutMs, ...(this.signal ? { signal: this.signal } : {}) },
+        {
+          timeoutMs: this.timeoutMs,
+          scheduler: this.scheduler,
+          ...(this.signal ? { signal: this.signal } : {}),
+        },
         (abortSignal) => fetchPage(nextToken, abortSignal),
       );
       yield* out.items;
@@ -250,6 +278,50 @@ export class EcrRegistry extends DistributionRegistry {
         throw this.ecrIncomplete(what, "a nextToken came back that was already followed (a loop)");
       tokens.add(out.nextToken);
       nextToken = out.nextToken;
+    }
+  }
+
+  /** The region calls are signed for: the one given, else the official client's own setting. */
+  async region(): Promise<string | undefined> {
+    if (this.givenRegion) return this.givenRegion;
+    const config = (this.client as { config?: { region?: unknown } }).config;
+    try {
+      const region = typeof config?.region === "function" ? await config.region() : config?.region;
+      return typeof region === "string" && region !== "" ? region : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * doctor's check of ECR's API: a token from GetAuthorizationToken and an answer from
+   * DescribeRepositories. A missing or refused credential becomes one line naming the region and
+   * every IAM action regsweep needs, since a policy missing one fails later, mid-run.
+   */
+  async check(limit = 1000): Promise<EcrCheck> {
+    const region = await this.region();
+    try {
+      const out = await this.getToken();
+      const expiresAt = authorizationSchema.safeParse(out.authorizationData?.[0]);
+      if (!expiresAt.success)
+        throw new RegistryError(
+          `ECR GetAuthorizationToken for ${this.host} answered no usable token (expected base64 "AWS:<password>" and expiresAt): check the ECR endpoint`,
+          200,
+          "unauthorized",
+        );
+      let repositories = 0;
+      for await (const _ of this.repositories()) if (++repositories >= limit) break;
+      return { region, tokenExpiresAt: expiresAt.data.expiresAt.toISOString(), repositories };
+    } catch (error) {
+      if (error instanceof EcrAccessError) {
+        const where = region ? `in region ${region}` : "with no region set (AWS_REGION)";
+        throw new RegistryError(
+          `ECR ${error.operation} for ${this.host} ${where}: ${error.missingCredentials ? "no AWS credentials" : "refused"} (${error.detail}) — the AWS identity needs ${ECR_IAM_ACTIONS.join(", ")}${error.missingCredentials ? "; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run aws sso login" : " (check it with aws sts get-caller-identity)"}`,
+          error.status,
+          error.code,
+        );
+      }
+      throw error;
     }
   }
 
@@ -263,6 +335,20 @@ export class EcrRegistry extends DistributionRegistry {
 }
 
 class EcrRepositoryNotFound extends RegistryError {}
+
+/** ECR refused the identity, or there was none: which call, and what the SDK said. */
+class EcrAccessError extends RegistryError {
+  constructor(
+    message: string,
+    status: number,
+    code: "unauthorized" | "denied",
+    readonly operation: string,
+    readonly detail: string,
+    readonly missingCredentials: boolean,
+  ) {
+    super(message, status, code);
+  }
+}
 
 /**
  * Basic credentials from `GetAuthorizationToken`, kept until ECR_TOKEN_RENEW_MS before they
@@ -306,13 +392,16 @@ export function ecrTokenSource(
 async function ecrCall<T>(
   host: string,
   operation: string,
-  options: { readonly timeoutMs?: number; readonly signal?: AbortSignal },
+  options: { readonly timeoutMs?: number; readonly signal?: AbortSignal; readonly scheduler: Scheduler },
   send: (abortSignal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const abortSignal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  let timeout: AbortSignal | undefined;
   try {
-    return await send(abortSignal);
+    return await options.scheduler.schedule(`ECR ${operation} for ${host}`, (stopped) => {
+      // Started in the slot: a call waiting for the --rps budget is not timing out meanwhile.
+      timeout = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      return send(AbortSignal.any([stopped, timeout, ...(options.signal ? [options.signal] : [])]));
+    });
   } catch (error) {
     if (error instanceof RegistryError) throw error;
     if (options.signal?.aborted) throw error;
@@ -320,7 +409,7 @@ async function ecrCall<T>(
     const status = e.$metadata?.httpStatusCode;
     const detail = `${e.name ?? "Error"}${e.message ? `: ${e.message}` : ""}`;
     if (e.name === "RepositoryNotFoundException") throw new EcrRepositoryNotFound(detail, 400, "http");
-    if (timeout.aborted) {
+    if (timeout?.aborted) {
       const ms = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       throw new RegistryError(
         `ECR ${operation} for ${host} got no answer within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}: check the network, or raise --timeout`,
@@ -329,10 +418,13 @@ async function ecrCall<T>(
       );
     }
     if (e.name === "CredentialsProviderError" || /credential/i.test(e.name ?? "")) {
-      throw new RegistryError(
+      throw new EcrAccessError(
         `ECR ${operation} for ${host}: no AWS credentials (${detail}) — set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run aws sso login, or run where an instance or task role applies`,
         401,
         "unauthorized",
+        operation,
+        detail,
+        true,
       );
     }
     if (/region/i.test(detail) && !status) {
@@ -347,10 +439,13 @@ async function ecrCall<T>(
       status === 403 ||
       /AccessDenied|UnrecognizedClient|InvalidSignature|ExpiredToken/.test(e.name ?? "")
     ) {
-      throw new RegistryError(
+      throw new EcrAccessError(
         `ECR ${operation} for ${host} was refused (${detail}): the AWS identity needs ecr:${operation} on the registry (check it with aws sts get-caller-identity)`,
         status ?? 403,
         status === 401 ? "unauthorized" : "denied",
+        operation,
+        detail,
+        false,
       );
     }
     throw new RegistryError(

@@ -209,6 +209,32 @@ export class HttpTransport {
     }
   }
 
+  /**
+   * Runs a call that is not one of this transport's HTTP requests (a cloud API's SDK call, e.g.
+   * ECR's DescribeImages) under the same concurrency and rate limit, after any 429 pause: one
+   * budget for the whole run, whichever API a request goes to. `task` gets the transport's signal
+   * (the run's, and close()); its own timeout is its business, started once it holds a slot so
+   * waiting for the budget never counts against it.
+   */
+  async schedule<T>(what: string, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = this.stopped.signal;
+    throwIfAborted(signal, what);
+    try {
+      return await this.queue.add(
+        async () => {
+          await this.waitOutPause(signal);
+          throwIfAborted(signal, what);
+          return task(signal);
+        },
+        { signal },
+      );
+    } catch (error) {
+      if (signal.aborted && !(error instanceof AbortedError))
+        throw new AbortedError(`${what}: cancelled`, { cause: error });
+      throw error;
+    }
+  }
+
   /** Holds the caller until the shared 429 pause is over, following it if it is extended meanwhile. */
   private async waitOutPause(signal: AbortSignal): Promise<void> {
     let until = this.pausedUntil;

@@ -49,6 +49,8 @@ export interface EcrServerOptions {
 export interface EcrCall {
   operation: string;
   body: Record<string, unknown>;
+  /** When the request arrived (performance.now(), milliseconds). */
+  at: number;
 }
 
 export interface EcrServer {
@@ -59,6 +61,8 @@ export interface EcrServer {
   calls: EcrCall[];
   /** Paging fault: every page of this operation links to the same nextToken (a loop). */
   repeatNextToken(operation: string | undefined): void;
+  /** A hung API: requests of this operation are recorded and never answered (until stop). */
+  hold(operation: string | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -67,6 +71,7 @@ export async function startEcrServer(options: EcrServerOptions): Promise<EcrServ
   const calls: EcrCall[] = [];
   const now = options.now ?? Date.now;
   let looping: string | undefined;
+  let holding: string | undefined;
 
   const answer = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
     res.writeHead(status, {
@@ -192,7 +197,8 @@ export async function startEcrServer(options: EcrServerOptions): Promise<EcrServ
         fail(res, 400, "SerializationException", "the request body is not JSON");
         return;
       }
-      calls.push({ operation, body });
+      calls.push({ operation, body, at: performance.now() });
+      if (operation === holding) return;
       const handler = operations[operation];
       if (req.method !== "POST" || req.url !== "/" || !handler) {
         fail(res, 400, "UnknownOperationException", `unknown operation ${target}`);
@@ -229,6 +235,9 @@ export async function startEcrServer(options: EcrServerOptions): Promise<EcrServ
     calls,
     repeatNextToken: (operation) => {
       looping = operation;
+    },
+    hold: (operation) => {
+      holding = operation;
     },
     stop: () =>
       new Promise<void>((resolve) => {

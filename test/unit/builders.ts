@@ -41,6 +41,8 @@ export interface NodeOptions {
   readonly blobs?: readonly BlobRef[];
   readonly manifestSize?: number;
   readonly digest?: Digest;
+  /** The owner the scan read from the manifest's annotation or label. */
+  readonly owner?: string;
 }
 
 function subjectDigest(s: Digest | ManifestNode | undefined): Digest | undefined {
@@ -63,6 +65,7 @@ function base(name: string, mediaType: string, o: NodeOptions, children: readonl
     ageSource: o.age !== undefined ? (children.length > 0 ? "child" : "config") : "unknown",
     sizeBytes: manifestSize + blobs.reduce((s, b) => s + b.size, 0),
     ...(o.locked ? { locked: true } : {}),
+    ...(o.owner ? { owner: o.owner } : {}),
   };
 }
 

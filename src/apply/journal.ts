@@ -14,6 +14,10 @@ export const journalStepSchema = z.object({
     "failed",
     "interrupted",
     "end",
+    // The in-cluster registry: written before the patch, so a crash at any point is restored by --resume.
+    "registry-deletes-enabled",
+    "registry-deletes-restored",
+    "garbage-collected",
   ]),
   repository: z.string().optional(),
   digest: z.string().optional(),
@@ -22,6 +26,8 @@ export const journalStepSchema = z.object({
   detail: z.string().optional(),
   /** On `start`: the plan this journal belongs to. */
   planId: z.string().optional(),
+  /** On `registry-deletes-enabled`: REGISTRY_STORAGE_DELETE_ENABLED before it, null when the env entry was absent. */
+  previous: z.string().nullable().optional(),
 });
 export type JournalStep = z.infer<typeof journalStepSchema>;
 
@@ -54,6 +60,8 @@ export class Journal {
   private fd = -1;
   readonly finished = new Map<string, JournalStep>();
   readonly backedUp = new Set<string>();
+  /** The in-cluster registry's deletes were enabled and not restored yet: what they were before. */
+  pendingRestore: { readonly previous: string | undefined } | undefined;
   /** Items the journal records as failed that this run leaves alone (without retryFailed). */
   readonly failedLeftAlone: number;
 
@@ -67,6 +75,7 @@ export class Journal {
     retryFailed: boolean,
   ) {
     for (const s of previous) {
+      this.noteRegistryStep(s);
       if (!s.repository || !s.digest) continue;
       const key = itemKey(s.repository, s.digest, s.tag);
       if (FINISHED.has(s.step)) this.finished.set(key, s);
@@ -140,11 +149,19 @@ export class Journal {
       this.create();
     }
     this.write(step);
+    this.noteRegistryStep(step);
     if (step.repository && step.digest) {
       const key = itemKey(step.repository, step.digest, step.tag);
       if (FINISHED.has(step.step)) this.finished.set(key, step);
       if (step.step === "backed-up") this.backedUp.add(key);
     }
+  }
+
+  private noteRegistryStep(s: JournalStep): void {
+    // The first enable's previous value is the one to restore: a later run may find "true" it set itself.
+    if (s.step === "registry-deletes-enabled")
+      this.pendingRestore ??= { previous: s.previous === null ? undefined : s.previous };
+    if (s.step === "registry-deletes-restored") this.pendingRestore = undefined;
   }
 
   close(): void {

@@ -4,6 +4,12 @@
  * Every call takes an options object with `signal` (cancel) and `onEvent` (warnings, progress).
  */
 export type { ItemResult, ItemStatus } from "./apply/execute-plan.js";
+export type {
+  DeleteSetting,
+  GarbageCollection,
+  InClusterRegistry,
+  InClusterRegistrySettings,
+} from "./apply/in-cluster-registry.js";
 export type { Config, PullRequestRuleConfig, UsageSourceConfig } from "./config/config-schema.js";
 export {
   AbortedError,
@@ -23,7 +29,14 @@ export type {
 } from "./inventory/graph.js";
 export type { Digest } from "./oci/digest.js";
 export { type ImageReference, parseReference } from "./oci/reference.js";
-export { type ApplyCounts, type ApplyOptions, type ApplyResult, apply, planId } from "./pipeline/apply.js";
+export {
+  type ApplyCounts,
+  type ApplyOptions,
+  type ApplyResult,
+  apply,
+  type InClusterOutcome,
+  planId,
+} from "./pipeline/apply.js";
 export type { OnEvent, PipelineEvent, RunOptions } from "./pipeline/events.js";
 export { type MadePlan, type MakePlanOptions, makePlan } from "./pipeline/make-plan.js";
 export {

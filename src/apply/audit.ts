@@ -18,6 +18,8 @@ export interface AuditInput {
   readonly error?: string;
   /** Who the run acted as (registry user, Azure client), as the caller knows it. */
   readonly identity?: Record<string, unknown>;
+  /** What apply did to an in-cluster registry's workload (deletes enabled, restored, garbage-collected). */
+  readonly inClusterRegistry?: Record<string, unknown>;
 }
 
 /**
@@ -80,6 +82,7 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
     inUse: plan.keep.filter((k) => k.reasons.some((r) => r.rule === "in-use")),
     oldInUse: plan.oldInUse,
     warnings: plan.warnings,
+    ...(input.inClusterRegistry ? { inClusterRegistry: input.inClusterRegistry } : {}),
     ...(plan.pullRequests ? { pullRequests: plan.pullRequests } : {}),
     ...(untags.length
       ? {

@@ -15,6 +15,10 @@ export const journalStepSchema = z.object({
     "record-cleaned",
     "interrupted",
     "end",
+    // The in-cluster registry: written before the patch, so a crash at any point is restored by --resume.
+    "registry-deletes-enabled",
+    "registry-deletes-restored",
+    "garbage-collected",
   ]),
   repository: z.string().optional(),
   digest: z.string().optional(),
@@ -25,6 +29,8 @@ export const journalStepSchema = z.object({
   planId: z.string().optional(),
   /** On `record-cleaned`: the database record changed after its images were deleted. */
   record: z.string().optional(),
+  /** On `registry-deletes-enabled`: REGISTRY_STORAGE_DELETE_ENABLED before it, null when the env entry was absent. */
+  previous: z.string().nullable().optional(),
 });
 export type JournalStep = z.infer<typeof journalStepSchema>;
 
@@ -59,6 +65,8 @@ export class Journal {
   readonly backedUp = new Set<string>();
   /** Database records an earlier run already cleaned up (plan `recordCleanups`). */
   readonly cleanedRecords = new Set<string>();
+  /** The in-cluster registry's deletes were enabled and not restored yet: what they were before. */
+  pendingRestore: { readonly previous: string | undefined } | undefined;
   /** Items the journal records as failed that this run leaves alone (without retryFailed). */
   readonly failedLeftAlone: number;
 
@@ -73,6 +81,7 @@ export class Journal {
   ) {
     for (const s of previous) {
       if (s.step === "record-cleaned" && s.record) this.cleanedRecords.add(s.record);
+      this.noteRegistryStep(s);
       if (!s.repository || !s.digest) continue;
       const key = itemKey(s.repository, s.digest, s.tag);
       if (FINISHED.has(s.step)) this.finished.set(key, s);
@@ -147,11 +156,19 @@ export class Journal {
     }
     this.write(step);
     if (step.step === "record-cleaned" && step.record) this.cleanedRecords.add(step.record);
+    this.noteRegistryStep(step);
     if (step.repository && step.digest) {
       const key = itemKey(step.repository, step.digest, step.tag);
       if (FINISHED.has(step.step)) this.finished.set(key, step);
       if (step.step === "backed-up") this.backedUp.add(key);
     }
+  }
+
+  private noteRegistryStep(s: JournalStep): void {
+    // The first enable's previous value is the one to restore: a later run may find "true" it set itself.
+    if (s.step === "registry-deletes-enabled")
+      this.pendingRestore ??= { previous: s.previous === null ? undefined : s.previous };
+    if (s.step === "registry-deletes-restored") this.pendingRestore = undefined;
   }
 
   close(): void {

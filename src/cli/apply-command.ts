@@ -1,3 +1,4 @@
+import { inClusterSettings } from "../apply/in-cluster-registry.js";
 import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
 import { canonicalHost } from "../oci/reference.js";
@@ -104,8 +105,14 @@ export async function runApply(planPath: string, cliFlags: ApplyFlags): Promise<
       plan: planPath,
       sources: sources.map((s) => s.name),
     };
+    const inCluster = config.registry.kubernetes
+      ? (await import("../apply/in-cluster-kube.js")).openInClusterRegistry(
+          inClusterSettings(config.registry.kubernetes),
+        )
+      : undefined;
     return await runApplyInTerminal(plan, {
       registry: opened,
+      ...(inCluster ? { inClusterRegistry: inCluster } : {}),
       yes: flags.yes ?? false,
       confirm: flags.confirm ?? "normal",
       audit: {

@@ -51,6 +51,13 @@ export async function runApplyInTerminal(plan: Plan, settings: ApplyRunSettings)
   let failed = 0;
   const onEvent = (event: PipelineEvent) => {
     printWarnings(event);
+    if (event.type === "in-cluster-registry") process.stderr.write(`${event.message}\n`);
+    if (event.type === "garbage-collected") {
+      const r = event.result;
+      process.stderr.write(
+        `garbage-collect in pod ${r.pod} of ${event.workload}: ${r.ok ? "done" : `exit ${r.exitCode}`}\n`,
+      );
+    }
     if (event.type === "item") {
       const r = event.result;
       progress?.item(sizes.get(`${r.repository}@${r.digest}`) ?? 0);

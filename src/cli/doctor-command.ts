@@ -1,4 +1,5 @@
 import { access, constants, mkdir } from "node:fs/promises";
+import { DELETE_ENABLED_VAR, inClusterSettings } from "../apply/in-cluster-registry.js";
 import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
 import { defaultCacheDir } from "../inventory/content-cache.js";
@@ -86,6 +87,21 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
       }
     },
   });
+  const inCluster = cfg.registry.kubernetes;
+  if (inCluster) {
+    await check({
+      name: "in-cluster registry",
+      run: async () => {
+        const { openInClusterRegistry } = await import("../apply/in-cluster-kube.js");
+        const cluster = openInClusterRegistry({ ...inClusterSettings(inCluster), callTimeoutMs: 15_000 });
+        const setting = await cluster.readDeleteSetting();
+        // A server-side dry run: the API server checks RBAC and admission, and changes nothing.
+        await cluster.setDeleteSetting("true", undefined, { dryRun: true });
+        const value = setting.value === undefined ? "absent" : JSON.stringify(setting.value);
+        return `${cluster.description}, container ${setting.container}: ${DELETE_ENABLED_VAR} ${value}; may patch it (dry run)`;
+      },
+    });
+  }
   await check({
     name: "cache",
     run: async () => {

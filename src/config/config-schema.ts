@@ -216,6 +216,43 @@ export const pullRequestRuleSchema = z
   });
 export type PullRequestRuleConfig = z.infer<typeof pullRequestRuleSchema>;
 
+/** A self-hosted distribution registry running in Kubernetes: deletes on only while apply needs them (SEEDS 004). */
+export const inClusterRegistrySchema = z
+  .object({
+    kubeconfig: z.string().optional().describe("default: $KUBECONFIG or ~/.kube/config"),
+    context: z.string().optional().describe("default: the kubeconfig's current context"),
+    namespace: z.string().default("default"),
+    statefulset: z
+      .string()
+      .optional()
+      .describe("the registry's StatefulSet; default docker-registry unless deployment is given"),
+    deployment: z.string().optional().describe("the registry's Deployment, instead of a StatefulSet"),
+    container: z
+      .string()
+      .optional()
+      .describe("the registry container; default the workload's only container"),
+    configPath: z
+      .string()
+      .default("/etc/docker/registry/config.yml")
+      .describe("the registry's configuration file inside the container, for garbage-collect"),
+    garbageCollect: z
+      .boolean()
+      .default(true)
+      .describe("run registry garbage-collect in a registry pod after deleting (never --delete-untagged)"),
+    readyTimeoutSeconds: z
+      .number()
+      .int()
+      .positive()
+      .default(300)
+      .describe("how long to wait for the registry's pods to be ready after each change"),
+  })
+  .strict()
+  .refine((k) => !(k.statefulset && k.deployment), {
+    message: "give statefulset or deployment, not both",
+    path: ["deployment"],
+  });
+export type InClusterRegistryConfig = z.infer<typeof inClusterRegistrySchema>;
+
 export const AZURE_CLOUDS = ["AzurePublicCloud", "AzureUSGovernment", "AzureChinaCloud"] as const;
 
 export const configSchema = z
@@ -233,6 +270,11 @@ export const configSchema = z
         concurrency: z.number().int().positive().default(8),
         rps: z.number().int().positive().optional(),
         cacheDir: z.string().optional(),
+        kubernetes: inClusterRegistrySchema
+          .optional()
+          .describe(
+            "the registry runs in Kubernetes: apply enables deletes only while it deletes, then garbage-collects",
+          ),
       })
       .strict()
       .default({ aliases: [], insecure: false, concurrency: 8 }),

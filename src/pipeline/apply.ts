@@ -3,6 +3,12 @@ import { existsSync } from "node:fs";
 import { writeAudit } from "../apply/audit.js";
 import type { BackupTarget } from "../apply/backup/backup-target.js";
 import { type ExecuteOutcome, executePlan, type ItemResult, type ItemStatus } from "../apply/execute-plan.js";
+import {
+  DELETE_ENABLED_VAR,
+  type GarbageCollection,
+  type InClusterRegistry,
+  InClusterRegistryError,
+} from "../apply/in-cluster-registry.js";
 import { Journal } from "../apply/journal.js";
 import { liveInUse } from "../apply/live-usage.js";
 import { newlyProtected } from "../apply/recheck.js";
@@ -39,6 +45,13 @@ export interface ApplyOptions extends RunOptions {
   readonly cleanRecord?: RecordCleaner;
   /** Repositories worked on at once (default 4). */
   readonly concurrency?: number;
+  /**
+   * The registry runs in Kubernetes (registry.kubernetes): deletes are enabled on its workload only
+   * while this run deletes, then it is garbage-collected, and the previous setting always restored.
+   */
+  readonly inClusterRegistry?: InClusterRegistry;
+  /** How long the restore may take once the run was cancelled (default 60 s): it never uses the aborted signal. */
+  readonly restoreTimeoutMs?: number;
   /** Write an audit record of this run there. */
   readonly audit?: {
     readonly dir: string;
@@ -52,8 +65,20 @@ export interface ApplyOptions extends RunOptions {
 
 export type ApplyCounts = Record<ItemStatus, number> & { readonly fromJournal: number };
 
+/** What apply did to an in-cluster registry's workload. */
+export interface InClusterOutcome {
+  readonly workload: string;
+  /** REGISTRY_STORAGE_DELETE_ENABLED before this run (or the run the journal records); absent: no env entry. */
+  readonly previous?: string;
+  readonly alreadyEnabled: boolean;
+  readonly enabled: boolean;
+  readonly restored: boolean;
+  readonly garbageCollection?: GarbageCollection & { readonly ok: boolean };
+}
+
 export interface ApplyResult {
   readonly results: readonly ItemResult[];
+  readonly inClusterRegistry?: InClusterOutcome;
   readonly counts: ApplyCounts;
   readonly journalPath: string;
   readonly auditPath?: string;
@@ -86,6 +111,8 @@ export function assertNotApplied(journalPath: string, resume: boolean): void {
 export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
   const startedAt = options.audit?.startedAt ?? new Date();
   const { signal, onEvent } = options;
+  const cluster = options.inClusterRegistry;
+  let clusterOutcome: InClusterOutcome | undefined;
   const writeTheAudit = async (results: readonly ItemResult[], error?: string) =>
     options.audit
       ? writeAudit(options.audit.dir, {
@@ -98,6 +125,7 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
           configuration: options.audit.configuration,
           ...(options.audit.identity ? { identity: options.audit.identity } : {}),
           ...(error ? { error } : {}),
+          ...(clusterOutcome ? { inClusterRegistry: auditOf(clusterOutcome) } : {}),
         })
       : undefined;
   if (plan.delete.length === 0 && !plan.untag?.length) {
@@ -125,7 +153,51 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
   // Collected as they come, so that a run stopped by an error still audits what it did.
   const done: ItemResult[] = [];
   let error: Error | undefined;
+  const note = (message: string) => onEvent?.({ type: "in-cluster-registry", message });
+  // What to restore the workload to; from the journal when an earlier run enabled deletes and died.
+  let restoreTo = cluster ? journal.pendingRestore : undefined;
+  const pendingWork =
+    plan.delete.some((d) => !journal.isFinished(d.repository, d.digest)) ||
+    (plan.untag ?? []).some((u) => !journal.isFinished(u.repository, u.digest, u.tag));
+  if (cluster) {
+    clusterOutcome = {
+      workload: cluster.description,
+      ...(restoreTo?.previous !== undefined ? { previous: restoreTo.previous } : {}),
+      alreadyEnabled: false,
+      enabled: false,
+      restored: false,
+    };
+  }
+  let gcFailure: Error | undefined;
   try {
+    if (cluster && clusterOutcome && pendingWork) {
+      const setting = await cluster.readDeleteSetting(signal);
+      if (setting.value !== "true") {
+        if (!restoreTo) {
+          // Journaled before the patch: whatever happens next, --resume knows what to put back.
+          journal.append({
+            at: new Date().toISOString(),
+            step: "registry-deletes-enabled",
+            previous: setting.value ?? null,
+            detail: `registry deletes enabled on ${cluster.description} (previous: ${setting.value === undefined ? "absent" : JSON.stringify(setting.value)})`,
+          });
+          restoreTo = { previous: setting.value };
+          clusterOutcome = {
+            ...clusterOutcome,
+            ...(setting.value !== undefined ? { previous: setting.value } : {}),
+          };
+        }
+        await cluster.setDeleteSetting("true", signal);
+        clusterOutcome = { ...clusterOutcome, enabled: true };
+        note(`${cluster.description}: ${DELETE_ENABLED_VAR}=true; waiting for its pods`);
+        await cluster.waitReady(signal);
+      } else if (!restoreTo) {
+        clusterOutcome = { ...clusterOutcome, alreadyEnabled: true };
+        note(`${cluster.description}: deletes already enabled; left as they are`);
+      }
+      // The pods are ready, but the registry behind its service may still be starting.
+      await waitForRegistry(options.registry, cluster.settings.readyTimeoutMs, signal, cluster.description);
+    }
     let heldBack = new Map<string, string>();
     let tagsInUse = new Map<string, string>();
     if (options.recheck) {
@@ -162,6 +234,24 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
       },
     });
     await target?.close();
+    if (cluster && clusterOutcome && cluster.settings.garbageCollect && pendingWork && !outcome.interrupted) {
+      note(`${cluster.description}: running ${"registry garbage-collect"} ${cluster.settings.configPath}`);
+      const gc = await cluster.garbageCollect(signal);
+      const ok = gc.exitCode === 0;
+      clusterOutcome = { ...clusterOutcome, garbageCollection: { ...gc, ok } };
+      journal.append({
+        at: new Date().toISOString(),
+        step: "garbage-collected",
+        detail: `${gc.command.join(" ")} in pod ${gc.pod}: exit ${gc.exitCode}`,
+      });
+      onEvent?.({ type: "garbage-collected", workload: cluster.description, result: { ...gc, ok } });
+      if (!ok) {
+        const why = lastLine(gc.stderr) ?? lastLine(gc.stdout) ?? "no output";
+        gcFailure = new InClusterRegistryError(
+          `garbage-collect in pod ${gc.pod} of ${cluster.description} exited ${gc.exitCode} (${why}); the deletions stand, but their blobs still use disk: run kubectl -n ${cluster.settings.namespace} exec ${gc.pod} -- ${gc.command.join(" ")} when nothing pushes`,
+        );
+      }
+    }
     if (!outcome.interrupted && options.cleanRecord) {
       await cleanRecords(plan, done, journal, options.cleanRecord, signal, onEvent);
     }
@@ -171,6 +261,27 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
         ? new AbortedError("apply: cancelled", { cause: e })
         : (e as Error);
   } finally {
+    if (cluster && clusterOutcome && restoreTo) {
+      const failure = await restoreDeletes(
+        cluster,
+        restoreTo.previous,
+        signal,
+        options.restoreTimeoutMs ?? 60_000,
+        note,
+      );
+      if (failure) {
+        onEvent?.({ type: "warning", message: failure.message });
+        error ??= failure;
+      } else {
+        journal.append({
+          at: new Date().toISOString(),
+          step: "registry-deletes-restored",
+          detail: `${cluster.description}: ${restoreTo.previous === undefined ? `${DELETE_ENABLED_VAR} removed` : `${DELETE_ENABLED_VAR}=${restoreTo.previous}`}`,
+        });
+        clusterOutcome = { ...clusterOutcome, restored: true };
+      }
+    }
+    error ??= gcFailure;
     journal.append({
       at: new Date().toISOString(),
       step: outcome.interrupted || error ? "interrupted" : "end",
@@ -182,6 +293,7 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyRes
   const auditPath = await writeTheAudit(done, error?.message ?? (interrupted ? "interrupted" : undefined));
   const result: ApplyResult = {
     results: done,
+    ...(clusterOutcome ? { inClusterRegistry: clusterOutcome } : {}),
     counts: countsOf(done),
     journalPath: options.journalPath,
     ...(auditPath ? { auditPath } : {}),
@@ -252,4 +364,93 @@ function usedTags(host: string, usages: readonly Usage[], aliases: readonly stri
     used.set(`${ref.repository}:${ref.tag}`, `now in use: ${u.source}`);
   }
   return used;
+}
+
+/**
+ * Puts REGISTRY_STORAGE_DELETE_ENABLED back as it was. It runs after a cancel too, so it has its
+ * own timeout instead of the run's signal; once the spec is restored, waiting for the pods is
+ * skipped when the run was cancelled. Returns the failure, never throws.
+ */
+async function restoreDeletes(
+  cluster: InClusterRegistry,
+  previous: string | undefined,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+  note: (message: string) => void,
+): Promise<Error | undefined> {
+  const { namespace, kind, name } = cluster.settings;
+  const setting = previous === undefined ? `${DELETE_ENABLED_VAR}-` : `${DELETE_ENABLED_VAR}=${previous}`;
+  try {
+    await cluster.setDeleteSetting(previous, AbortSignal.timeout(timeoutMs));
+  } catch (error) {
+    return new InClusterRegistryError(
+      `could not restore ${DELETE_ENABLED_VAR} on ${cluster.description} (${(error as Error).message}): deletes stay enabled until you run apply --resume, or kubectl -n ${namespace} set env ${kind}/${name} ${setting}`,
+      { cause: error },
+    );
+  }
+  note(
+    `${cluster.description}: ${previous === undefined ? `${DELETE_ENABLED_VAR} removed` : `${DELETE_ENABLED_VAR}=${previous}`} again`,
+  );
+  if (signal?.aborted) return undefined;
+  try {
+    await cluster.waitReady(signal);
+  } catch (error) {
+    if (error instanceof AbortedError) return undefined;
+    return error as Error;
+  }
+  return undefined;
+}
+
+/** Until the registry answers /v2/ again after its pods rolled; bounded by the ready timeout. */
+async function waitForRegistry(
+  opened: OpenedRegistry,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  workload: string,
+): Promise<void> {
+  const registry = opened.registry as { ping?: () => Promise<void> };
+  if (!registry.ping) return;
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    if (signal?.aborted) throw new AbortedError("apply: cancelled while waiting for the registry");
+    try {
+      await registry.ping();
+      return;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new InClusterRegistryError(
+        `${opened.registry.host} did not answer /v2/ within ${Math.round(timeoutMs / 1000)} s after ${workload} rolled (${(last as Error).message}): check its pods and service`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function lastLine(text: string): string | undefined {
+  return text.trim().split("\n").at(-1)?.slice(0, 300) || undefined;
+}
+
+function auditOf(o: InClusterOutcome): Record<string, unknown> {
+  const gc = o.garbageCollection;
+  return {
+    workload: o.workload,
+    previous: o.previous ?? null,
+    alreadyEnabled: o.alreadyEnabled,
+    enabled: o.enabled,
+    restored: o.restored,
+    ...(gc
+      ? {
+          garbageCollection: {
+            pod: gc.pod,
+            command: gc.command,
+            exitCode: gc.exitCode,
+            ok: gc.ok,
+            stderrTail: gc.stderr.slice(-2000),
+          },
+        }
+      : {}),
+  };
 }

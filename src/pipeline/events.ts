@@ -1,4 +1,5 @@
 import type { ItemResult } from "../apply/execute-plan.js";
+import type { GarbageCollection } from "../apply/in-cluster-registry.js";
 import type { ApplyResult } from "./apply.js";
 
 /**
@@ -19,6 +20,14 @@ export type PipelineEvent =
       readonly change: { readonly set: Readonly<Record<string, unknown>> } | { readonly delete: true };
       /** What the database said: `set isArchived`, `deleted`, `already gone`. */
       readonly outcome: string;
+    }
+  /** A step of apply on an in-cluster registry's workload (deletes enabled, restored). */
+  | { readonly type: "in-cluster-registry"; readonly message: string }
+  /** `registry garbage-collect` ran in a registry pod. */
+  | {
+      readonly type: "garbage-collected";
+      readonly workload: string;
+      readonly result: GarbageCollection & { readonly ok: boolean };
     }
   /** An apply ended (also when it failed or was cancelled): what it did, where its journal and audit are. */
   | { readonly type: "applied"; readonly result: ApplyResult; readonly interrupted: boolean };

@@ -40,7 +40,7 @@ type Lister = (params: ListParams, options?: ConfigurationOptions) => Promise<Pa
  * Per-call options that hand the source's signal to the client's fetch: an aborted signal cancels
  * the undici request and closes its socket, so a hung API server cannot keep the process alive.
  */
-function withSignal(signal: AbortSignal | undefined): ConfigurationOptions | undefined {
+export function withSignal(signal: AbortSignal | undefined): ConfigurationOptions | undefined {
   if (!signal) return undefined;
   return {
     middleware: [

@@ -33,6 +33,10 @@ export interface RunningRegistry {
   port: number;
   /** Filesystem storage root; tests may inspect or corrupt blobs here. */
   dataDir: string;
+  /** Its configuration file (what `docker-registry garbage-collect` needs). */
+  configPath: string;
+  /** Stops it and starts it again on the same port and storage, with deletes as given (a pod rolled with a new env). */
+  restart(opts: { deleteEnabled: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -85,13 +89,31 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
       const url = `${scheme}://127.0.0.1:${port}`;
       const outcome = await waitUntilReady(child, url);
       if (outcome === "ready") {
+        let current = child;
         return {
           url,
           host: `127.0.0.1:${port}`,
           port,
           dataDir,
+          configPath: cfgPath,
+          async restart(next) {
+            await kill(current);
+            await writeFile(cfgPath, configYaml(port, dataDir, authYaml, opts.tls, next.deleteEnabled));
+            for (let tries = 1; ; tries++) {
+              current = spawn("sh", ["-c", WATCHDOG, "sh", cfgPath], {
+                stdio: ["ignore", "ignore", "pipe", "pipe"],
+              });
+              track(current);
+              current.stderr?.resume();
+              const again = await waitUntilReady(current, url);
+              if (again === "ready") return;
+              await kill(current);
+              if (tries >= START_ATTEMPTS)
+                throw new Error(`docker-registry did not restart (${again}) at ${url}`);
+            }
+          },
           stop: once(async () => {
-            await kill(child);
+            await kill(current);
             await rm(dir, { recursive: true, force: true });
           }),
         };

@@ -2,9 +2,18 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { promisify } from "node:util";
-import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ApiException,
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  Exec,
+  KubeConfig,
+  type V1Status,
+} from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   cronJob,
   daemonSet,
@@ -426,6 +435,163 @@ describe("kube-api-server with kubectl", () => {
       });
     } finally {
       await forbidden.stop();
+    }
+  });
+});
+
+describe("kube-api-server: patch, rollout status, selectors and exec", () => {
+  const registryFixture = (): KubeFixture => ({
+    statefulSets: [
+      statefulSet("default", "reg", { containers: [{ name: "registry", image: "registry:2" }] }),
+    ],
+    deployments: [deployment("default", "web", { containers: [{ name: "web", image: "nginx:1.25" }] })],
+    pods: [
+      pod("default", "reg-0", {
+        labels: { app: "reg" },
+        containers: [{ name: "registry", image: "registry:2", imageID: `registry@${digest("e")}` }],
+      }),
+      pod("default", "web-1", {
+        labels: { app: "web" },
+        containers: [{ name: "web", image: "nginx:1.25", imageID: `nginx@${digest("a")}` }],
+      }),
+    ],
+  });
+  const clients = (server: KubeApiServer) => {
+    const kc = new KubeConfig();
+    kc.loadFromString(server.kubeconfig({ plainHttp: true }));
+    return { kc, apps: kc.makeApiClient(AppsV1Api), core: kc.makeApiClient(CoreV1Api) };
+  };
+  const addEnv = [
+    { op: "add", path: "/spec/template/spec/containers/0/env", value: [{ name: "A", value: "1" }] },
+  ];
+
+  it("a JSON patch (the client's default content type) bumps generation; the status rolls until onPatch settles", async () => {
+    let settle = () => {};
+    const seen: string[] = [];
+    const server = await startKubeApiServer(registryFixture(), {
+      onPatch: ({ resource, name, object }) => {
+        seen.push(`${resource}/${name} generation ${(object.metadata as { generation: number }).generation}`);
+        return new Promise<void>((r) => (settle = r));
+      },
+    });
+    try {
+      const { apps } = clients(server);
+      const patched = await apps.patchNamespacedStatefulSet({
+        name: "reg",
+        namespace: "default",
+        body: addEnv,
+      });
+      expect(patched.metadata?.generation).toBe(2);
+      expect(patched.spec?.template.spec?.containers[0]?.env).toEqual([{ name: "A", value: "1" }]);
+      await vi.waitFor(() => expect(seen).toEqual(["statefulsets/reg generation 2"]));
+      const rolling = await apps.readNamespacedStatefulSet({ name: "reg", namespace: "default" });
+      expect(rolling.status?.observedGeneration).toBe(1);
+      expect(rolling.status?.updateRevision).not.toBe(rolling.status?.currentRevision);
+      settle();
+      await vi.waitFor(async () => {
+        const ready = await apps.readNamespacedStatefulSet({ name: "reg", namespace: "default" });
+        expect(ready.status).toMatchObject({ observedGeneration: 2, updatedReplicas: 1, readyReplicas: 1 });
+        expect(ready.status?.currentRevision).toBe(ready.status?.updateRevision);
+      });
+      // A failing test op rejects the whole patch, as the API server does.
+      const failed = await apps
+        .patchNamespacedStatefulSet({
+          name: "reg",
+          namespace: "default",
+          body: [{ op: "test", path: "/spec/template/spec/containers/0/name", value: "other" }],
+        })
+        .catch((e: ApiException<unknown>) => e);
+      expect((failed as ApiException<unknown>).code).toBe(422);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("dryRun=All answers with the patched object and stores nothing; forbidden verbs are 403", async () => {
+    const server = await startKubeApiServer(registryFixture(), { forbid: ["patch deployments"] });
+    try {
+      const { apps } = clients(server);
+      const dry = await apps.patchNamespacedStatefulSet({
+        name: "reg",
+        namespace: "default",
+        body: addEnv,
+        dryRun: "All",
+      });
+      expect(dry.spec?.template.spec?.containers[0]?.env).toHaveLength(1);
+      const stored = await apps.readNamespacedStatefulSet({ name: "reg", namespace: "default" });
+      expect(stored.spec?.template.spec?.containers[0]?.env).toBeUndefined();
+      expect(stored.metadata?.generation).toBe(1);
+      const refused = await apps
+        .patchNamespacedDeployment({ name: "web", namespace: "default", body: addEnv })
+        .catch((e: ApiException<string>) => e);
+      expect((refused as ApiException<string>).code).toBe(403);
+      expect(String((refused as ApiException<string>).body)).toMatch(
+        /cannot patch resource \\"deployments\\"/,
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("lists pods by an equality label selector", async () => {
+    const server = await startKubeApiServer(registryFixture());
+    try {
+      const { core } = clients(server);
+      const pods = await core.listNamespacedPod({ namespace: "default", labelSelector: "app=reg" });
+      expect(pods.items.map((p) => p.metadata?.name)).toEqual(["reg-0"]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("exec speaks the channel protocol: stdout, stderr and the exit status of the test's handler", async () => {
+    const calls: string[][] = [];
+    const server = await startKubeApiServer(registryFixture(), {
+      exec: async (ns, podName, container, command) => {
+        calls.push([ns, podName, container, ...command]);
+        return { stdout: "out\n", stderr: "err\n", exitCode: 3 };
+      },
+    });
+    try {
+      const { kc } = clients(server);
+      let stdout = "";
+      let stderr = "";
+      const sink = (append: (s: string) => void) =>
+        new Writable({
+          write(chunk: Buffer, _e, done) {
+            append(chunk.toString());
+            done();
+          },
+        });
+      const status = await new Promise<V1Status>((resolve, reject) => {
+        new Exec(kc)
+          .exec(
+            "default",
+            "reg-0",
+            "registry",
+            ["registry", "garbage-collect", "/etc/docker/registry/config.yml"],
+            sink((s) => (stdout += s)),
+            sink((s) => (stderr += s)),
+            null,
+            false,
+            resolve,
+          )
+          .catch(reject);
+      });
+      expect(calls).toEqual([
+        ["default", "reg-0", "registry", "registry", "garbage-collect", "/etc/docker/registry/config.yml"],
+      ]);
+      expect({ stdout, stderr }).toEqual({ stdout: "out\n", stderr: "err\n" });
+      expect(status).toMatchObject({
+        status: "Failure",
+        details: { causes: [{ reason: "ExitCode", message: "3" }] },
+      });
+      // A pod that does not exist is refused before the upgrade.
+      await expect(
+        new Exec(kc).exec("default", "nope", "c", ["true"], null, null, null, false),
+      ).rejects.toBeDefined();
+    } finally {
+      await server.stop();
     }
   });
 });

@@ -14,9 +14,13 @@
  * - `continue` is an opaque base64 token; pages may hold fewer items than `limit` (`pageSize`);
  *   `remainingItemCount` is set on non-final pages; an unparsable token is a 400;
  * - failures are `Status` objects with the real messages and reasons;
- * - only GET (and HEAD) are served; anything else is 405.
+ * - GET (and HEAD) everywhere; PATCH of one StatefulSet or Deployment with a JSON patch
+ *   (`application/json-patch+json`, what @kubernetes/client-node sends by default) or a merge patch,
+ *   `dryRun=All` honoured; a spec change bumps `generation` and the status rolls until the test's
+ *   `onPatch` hook settles (at once without one); anything else is 405;
+ * - equality `labelSelector`s on lists; pods/exec over WebSocket through the test's `exec` handler.
  * Not served: watch, Table output (a plain list is returned even when `as=Table` is asked for;
- * kubectl then prints NAME/AGE columns itself), OpenAPI (404), protobuf, selectors (ignored).
+ * kubectl then prints NAME/AGE columns itself), OpenAPI (404), protobuf, field selectors (ignored).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -25,6 +29,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Duplex } from "node:stream";
 import { stringify } from "yaml";
 import { makeSelfSignedCert } from "../harness/tls.js";
 import {
@@ -39,8 +44,18 @@ import {
   type ResourceInfo,
   versionInfo,
 } from "./kube/discovery.js";
-import { type K8sObject, k8sTime, namespace as namespaceObject, newResourceVersion } from "./kube/objects.js";
-import { failure, listFailure, PATH_NOT_FOUND, UNAUTHORIZED } from "./kube/status.js";
+import { type ExecHandler, execUpgrader } from "./kube/exec.js";
+import { applyJsonPatch, PatchError } from "./kube/json-patch.js";
+import {
+  type K8sObject,
+  k8sTime,
+  namespace as namespaceObject,
+  newResourceVersion,
+  revisionHash,
+} from "./kube/objects.js";
+import { FORBIDDEN_USER, failure, listFailure, PATH_NOT_FOUND, UNAUTHORIZED } from "./kube/status.js";
+
+export type { ExecHandler, ExecResult } from "./kube/exec.js";
 
 export {
   type ContainerInput,
@@ -100,6 +115,21 @@ export interface KubeApiServerOptions {
    * behind a stuck load balancer, for timeout and cancellation tests.
    */
   hang?: boolean;
+  /**
+   * Called after a PATCH changed a StatefulSet's or Deployment's spec (the new object, generation
+   * bumped); the workload's status says it is rolling until the returned promise resolves, then
+   * ready. Without it the rollout completes at once. A rejection leaves it rolling.
+   */
+  onPatch?: (change: {
+    resource: "statefulsets" | "deployments";
+    namespace: string;
+    name: string;
+    object: K8sObject;
+  }) => Promise<void> | void;
+  /** Runs pods/exec commands; without it exec is 404. */
+  exec?: ExecHandler;
+  /** RBAC denials, as "verb resource": "get statefulsets", "patch deployments", "list pods", "create pods/exec". */
+  forbid?: string[];
 }
 
 export interface LoggedRequest {
@@ -120,6 +150,8 @@ export interface KubeApiServer {
   token: string;
   /** Every request received, in order (including refused ones). */
   requests: LoggedRequest[];
+  /** The stored object as a GET would return it, or undefined. */
+  object(resource: ResourceName, namespace: string, name: string): K8sObject | undefined;
   /**
    * Kubeconfig YAML with one cluster, user (token auth) and context, current-context set.
    * Default: the HTTPS endpoint with `certificate-authority-data` — kubectl (client-go) sends tokens
@@ -144,6 +176,8 @@ interface Stored {
   /** The object as a list item: no apiVersion/kind. */
   item: K8sObject;
 }
+
+const PATCHABLE = new Set(["statefulsets", "deployments"]);
 
 interface Reply {
   status: number;
@@ -175,6 +209,16 @@ export async function startKubeApiServer(
     }
     let items = store.get(resource.name) ?? [];
     if (ns !== undefined) items = items.filter((s) => s.namespace === ns);
+    const selector = query.get("labelSelector");
+    if (selector) {
+      const wanted = selector
+        .split(",")
+        .map((term) => term.split("=").map((t) => t.trim()) as [string, string]);
+      items = items.filter((s) => {
+        const labels = (s.item.metadata.labels ?? {}) as Record<string, string>;
+        return wanted.every(([k, v]) => labels[k] === v);
+      });
+    }
 
     const token = query.get("continue");
     let start = "";
@@ -225,7 +269,115 @@ export async function startKubeApiServer(
     return { status: 200, body: { kind: resource.kind, apiVersion, ...structuredClone(found.item) } };
   };
 
-  const route = (method: string, path: string, query: URLSearchParams, hostPort: string): Reply => {
+  const forbidden = (
+    verb: string,
+    resource: ResourceInfo,
+    ns: string | undefined,
+    name?: string,
+  ): Reply | undefined => {
+    if (!opts.forbid?.includes(`${verb} ${resource.name}`)) return undefined;
+    const qualified = resource.group === "" ? resource.name : `${resource.name}.${resource.group}`;
+    const scope = ns === undefined ? "at the cluster scope" : `in the namespace "${ns}"`;
+    const message = `${qualified}${name ? ` "${name}"` : ""} is forbidden: User "${FORBIDDEN_USER}" cannot ${verb} resource "${resource.name}" in API group "${resource.group}" ${scope}`;
+    return {
+      status: 403,
+      body: failure(403, message, {
+        ...(name ? { name } : {}),
+        ...(resource.group ? { group: resource.group } : {}),
+        kind: resource.name,
+      }),
+    };
+  };
+
+  const markReady = (stored: Stored) => {
+    const item = stored.item as K8sObject & {
+      spec: Record<string, unknown>;
+      status: Record<string, unknown>;
+    };
+    const replicas = (item.spec.replicas as number | undefined) ?? 1;
+    const status = item.status;
+    Object.assign(status, {
+      observedGeneration: item.metadata.generation,
+      replicas,
+      updatedReplicas: replicas,
+      readyReplicas: replicas,
+      availableReplicas: replicas,
+    });
+    if ("updateRevision" in status)
+      Object.assign(status, { currentRevision: status.updateRevision, currentReplicas: replicas });
+    item.metadata.resourceVersion = newResourceVersion();
+  };
+
+  const patch = (
+    resource: ResourceInfo,
+    ns: string,
+    name: string,
+    contentType: string,
+    body: string,
+    query: URLSearchParams,
+  ): Reply => {
+    const found = (store.get(resource.name) ?? []).find((s) => s.namespace === ns && s.name === name);
+    const refused = forbidden("patch", resource, ns, name);
+    if (refused) return refused;
+    if (!found) return get(resource, ns, name);
+    let next: K8sObject;
+    try {
+      const parsed = JSON.parse(body) as unknown;
+      if (contentType.startsWith("application/json-patch+json")) next = applyJsonPatch(found.item, parsed);
+      else if (contentType.startsWith("application/merge-patch+json"))
+        next = mergePatch(found.item, parsed) as K8sObject;
+      else {
+        return {
+          status: 415,
+          body: failure(
+            415,
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`,
+          ),
+        };
+      }
+    } catch (error) {
+      if (error instanceof PatchError || error instanceof SyntaxError)
+        return { status: 422, body: failure(422, error.message) };
+      throw error;
+    }
+    const apiVersion = groupVersion(resource.group, resource.version);
+    const changed = JSON.stringify(next.spec) !== JSON.stringify(found.item.spec);
+    if (changed) {
+      const generation = ((found.item.metadata.generation as number | undefined) ?? 1) + 1;
+      next.metadata.generation = generation;
+      const status = next.status as Record<string, unknown>;
+      delete status.updatedReplicas;
+      if ("updateRevision" in status) status.updateRevision = `${name}-${revisionHash(generation)}`;
+    }
+    next.metadata.resourceVersion = newResourceVersion();
+    if (query.get("dryRun") === "All")
+      return { status: 200, body: { kind: resource.kind, apiVersion, ...next } };
+    found.item = next;
+    if (changed) {
+      const generation = next.metadata.generation;
+      const settle = async () => {
+        await opts.onPatch?.({
+          resource: resource.name as "statefulsets" | "deployments",
+          namespace: ns,
+          name,
+          object: { kind: resource.kind, apiVersion, ...structuredClone(next) },
+        });
+        // A later patch started another rollout: this one no longer decides the status.
+        if (found.item.metadata.generation === generation) markReady(found);
+      };
+      setImmediate(() => settle().catch(() => {}));
+    }
+    return { status: 200, body: { kind: resource.kind, apiVersion, ...structuredClone(next) } };
+  };
+
+  const route = (
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    hostPort: string,
+    contentType = "",
+    body = "",
+  ): Reply => {
     if (path === "/version") return { status: 200, body: versionInfo() };
     if (path === "/api") return { status: 200, body: apiVersions(hostPort) };
     if (path === "/apis") return { status: 200, body: apiGroupList() };
@@ -269,6 +421,9 @@ export async function startKubeApiServer(
     if (resource.namespaced ? ns === undefined && name !== undefined : ns !== undefined) {
       return { status: 404, body: PATH_NOT_FOUND };
     }
+    if (method === "PATCH" && PATCHABLE.has(resource.name) && ns !== undefined && name !== undefined) {
+      return patch(resource, ns, name, contentType, body, query);
+    }
     if (method !== "GET" && method !== "HEAD") {
       return {
         status: 405,
@@ -279,10 +434,12 @@ export async function startKubeApiServer(
     if (query.get("watch") === "true" || query.get("watch") === "1") {
       return { status: 405, body: failure(405, "this test server does not support watch", {}) };
     }
+    const refused = forbidden(name === undefined ? "list" : "get", resource, ns, name);
+    if (refused) return refused;
     return name === undefined ? list(resource, ns, query) : get(resource, ns, name);
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = (req: IncomingMessage, res: ServerResponse, body: string): void => {
     const url = new URL(req.url ?? "/", "http://kube.invalid");
     const method = req.method ?? "GET";
     requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams) });
@@ -290,7 +447,15 @@ export async function startKubeApiServer(
 
     let reply: Reply;
     if (req.headers.authorization !== `Bearer ${token}`) reply = { status: 401, body: UNAUTHORIZED };
-    else reply = route(method, url.pathname, url.searchParams, `127.0.0.1:${req.socket.localPort}`);
+    else
+      reply = route(
+        method,
+        url.pathname,
+        url.searchParams,
+        `127.0.0.1:${req.socket.localPort}`,
+        req.headers["content-type"] ?? "",
+        body,
+      );
 
     const payload = JSON.stringify(reply.body);
     res.writeHead(reply.status, {
@@ -304,18 +469,55 @@ export async function startKubeApiServer(
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    // Drain any body; the server never reads one.
-    req.resume();
-    try {
-      handle(req, res);
-    } catch (error) {
-      const body = JSON.stringify(failure(500, `test server bug: ${(error as Error).message}`));
-      res.writeHead(500, { "Content-Type": "application/json" }).end(body);
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      try {
+        handle(req, res, Buffer.concat(chunks).toString("utf8"));
+      } catch (error) {
+        const body = JSON.stringify(failure(500, `test server bug: ${(error as Error).message}`));
+        res.writeHead(500, { "Content-Type": "application/json" }).end(body);
+      }
+    });
+  };
+  const exec = opts.exec ? execUpgrader(opts.exec) : undefined;
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): undefined => {
+    const url = new URL(req.url ?? "/", "http://kube.invalid");
+    requests.push({
+      method: req.method ?? "GET",
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+    });
+    const refuse = (code: number, body: unknown): undefined => {
+      const payload = JSON.stringify(body);
+      socket.end(
+        `HTTP/1.1 ${code} ${code === 403 ? "Forbidden" : code === 401 ? "Unauthorized" : "Not Found"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
+      );
+    };
+    if (opts.hang) return;
+    if (req.headers.authorization !== `Bearer ${token}`) return refuse(401, UNAUTHORIZED);
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+    if (!m || !exec) return refuse(404, PATH_NOT_FOUND);
+    const [, ns = "", podName = ""] = m;
+    if (opts.forbid?.includes("create pods/exec")) {
+      return refuse(
+        403,
+        failure(
+          403,
+          `pods "${podName}" is forbidden: User "${FORBIDDEN_USER}" cannot create resource "pods/exec" in API group "" in the namespace "${ns}"`,
+        ),
+      );
     }
+    if (!(store.get("pods") ?? []).some((s) => s.namespace === ns && s.name === podName)) {
+      return refuse(404, failure(404, `pods "${podName}" not found`, { name: podName, kind: "pods" }));
+    }
+    exec.upgrade(req, socket, head, ns, podName, url.searchParams);
   };
   const tls = await serverCert();
   const plain = createServer(onRequest);
   const secure = createHttpsServer({ key: tls.keyPem, cert: tls.certPem }, onRequest);
+  plain.on("upgrade", onUpgrade);
+  secure.on("upgrade", onUpgrade);
   const url = `http://127.0.0.1:${await listen(plain)}`;
   const httpsPort = await listen(secure);
   const httpsUrl = `https://127.0.0.1:${httpsPort}`;
@@ -326,6 +528,16 @@ export async function startKubeApiServer(
     caPem: tls.certPem,
     token,
     requests,
+    object(resource, ns, name) {
+      const found = (store.get(resource) ?? []).find((s) => s.namespace === ns && s.name === name);
+      const info = RESOURCES.find((r) => r.name === resource);
+      if (!found || !info) return undefined;
+      return {
+        kind: info.kind,
+        apiVersion: groupVersion(info.group, info.version),
+        ...structuredClone(found.item),
+      };
+    },
     kubeconfig(k = {}) {
       const contextName = k.contextName ?? "regsweep-test";
       const clusterName = `kube-api-server-${httpsPort}`;
@@ -353,6 +565,7 @@ export async function startKubeApiServer(
       });
     },
     async stop() {
+      exec?.close();
       await Promise.all([close(plain), close(secure)]);
     },
   };
@@ -468,4 +681,18 @@ function decodeError(token: string): string {
   } catch {
     return "illegal base64 data or invalid JSON";
   }
+}
+
+/** RFC 7386: objects merge, null removes, anything else replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    target && typeof target === "object" && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }

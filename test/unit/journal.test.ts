@@ -99,3 +99,34 @@ describe("journal", () => {
     expect(() => Journal.open(path, "p1", true)).toThrow(/plan\.json\.journal line 2 is not a journal step/);
   });
 });
+
+describe("journal: the in-cluster registry's delete setting", () => {
+  const enabled = (previous: string | null): JournalStep => ({
+    at,
+    step: "registry-deletes-enabled",
+    previous,
+  });
+
+  it("an enable with no restore after it is pending, with the first enable's previous value (absent: undefined)", () => {
+    const path = journalPath();
+    // A resumed run that found "true" (set by the dead run) must not make "true" the value to restore.
+    written(path, [enabled(null), step("deleted", "sha256:a"), enabled("true")]);
+    expect(Journal.open(path, "p1", true, { now }).pendingRestore).toEqual({ previous: undefined });
+    const other = journalPath();
+    written(other, [enabled("false")]);
+    expect(Journal.open(other, "p1", true, { now }).pendingRestore).toEqual({ previous: "false" });
+  });
+
+  it("a restore step clears it, read back or appended", () => {
+    const path = journalPath();
+    written(path, [enabled("false"), step("registry-deletes-restored")]);
+    expect(Journal.open(path, "p1", true, { now }).pendingRestore).toBeUndefined();
+    const fresh = journalPath();
+    const journal = Journal.open(fresh, "p1", false, { now });
+    journal.append(enabled(null));
+    expect(journal.pendingRestore).toEqual({ previous: undefined });
+    journal.append(step("registry-deletes-restored"));
+    expect(journal.pendingRestore).toBeUndefined();
+    journal.close();
+  });
+});

@@ -15,6 +15,8 @@ export interface ContainerInput {
   imageID?: string;
   /** Pods only: `status.*Statuses[].image` when the runtime reports it differently (e.g. `docker.io/library/nginx:1.25`). */
   statusImage?: string;
+  /** Literal environment variables, as `spec.containers[].env`. */
+  env?: { name: string; value: string }[];
 }
 
 export interface MetaInput {
@@ -77,6 +79,7 @@ function containerSpec(c: ContainerInput): Record<string, unknown> {
     name: c.name,
     image: c.image,
     resources: {},
+    ...(c.env ? { env: c.env.map((e) => ({ ...e })) } : {}),
     terminationMessagePath: "/dev/termination-log",
     terminationMessagePolicy: "File",
     imagePullPolicy: tagless || c.image.endsWith(":latest") ? "Always" : "IfNotPresent",
@@ -291,6 +294,8 @@ export function statefulSet(ns: string, name: string, input: WorkloadInput): K8s
       ...nonZero({ readyReplicas: replicas, currentReplicas: replicas, updatedReplicas: replicas }),
       availableReplicas: replicas,
       collisionCount: 0,
+      currentRevision: `${name}-${revisionHash(1)}`,
+      updateRevision: `${name}-${revisionHash(1)}`,
     },
   };
 }
@@ -410,4 +415,9 @@ export function namespace(name: string): K8sObject {
     spec: { finalizers: ["kubernetes"] },
     status: { phase: "Active" },
   };
+}
+
+/** A controller revision's name suffix, as the StatefulSet controller derives it from the template. */
+export function revisionHash(generation: number): string {
+  return createHash("sha256").update(String(generation)).digest("hex").slice(0, 10);
 }

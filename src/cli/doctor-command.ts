@@ -7,7 +7,7 @@ import type { OpenedRegistry } from "../pipeline/open-registry.js";
 import { DistributionRegistry } from "../registry/distribution.js";
 import type { EcrRegistry } from "../registry/ecr.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
-import { loadUsages, sourceTimeoutMs } from "../usage/load-usages.js";
+import { loadFindings, sourceTimeoutMs } from "../usage/load-usages.js";
 import { type PullRequestFlags, pullRequestSpec } from "./pull-request-options.js";
 import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
@@ -119,8 +119,32 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
     await check({
       name: `usage source ${source.name}${source.optional ? " (optional)" : ""}`,
       // Through loadUsages for its timeout, which cancels a hung source; optional or not, a check reports failure.
-      run: async () =>
-        `${(await loadUsages([{ ...source, optional: false }], { timeoutMs: sourceTimeoutMs(process.env) })).length} image references`,
+      run: async () => {
+        const found = await loadFindings([{ ...source, optional: false }], {
+          timeoutMs: sourceTimeoutMs(process.env),
+        });
+        const records = found.records.length ? `; ${found.records.length} records naming images` : "";
+        return `${found.usages.length} image references in use${records}`;
+      },
+    });
+  }
+  for (const source of cfg.usage) {
+    if (source.type !== "mongodb" || !source.keycloak) continue;
+    const keycloak = source.keycloak;
+    await check({
+      name: `keycloak ${keycloak.url} (for mongodb ${source.preset ?? ""} preset)`,
+      run: async () => {
+        const clientSecret = process.env[keycloak.secretEnv];
+        if (!clientSecret)
+          throw new UsageError(`${keycloak.secretEnv} is not set: it must hold the Keycloak client secret`);
+        const { checkKeycloak } = await import("../usage/keycloak-users.js");
+        return checkKeycloak({
+          url: keycloak.url,
+          realm: keycloak.realm,
+          clientId: keycloak.clientId,
+          clientSecret,
+        });
+      },
     });
   }
   if (cliFlags.prProvider || cfg.policy.rules.some((r) => r.pullRequest)) {

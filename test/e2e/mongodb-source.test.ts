@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ObjectId } from "bson";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { type BuiltManifest, buildImage, pushManifest } from "../../src/fixtures/image-factory.js";
 import { planSchema } from "../../src/plan/plan-schema.js";
 import { connect, runCli, tempDir, uniqueRepo } from "../integration/helpers.js";
+import { startKeycloakServer } from "../servers/keycloak-server.js";
 import { type MongoServer, startMongoServer } from "../servers/mongo-server.js";
 
 const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
@@ -294,6 +295,98 @@ describe("mongodb usage source", () => {
     const bad = await runCli(["plan", "--config", s.config, "--no-cache", "--object-ids", file], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`${file}:2:`);
+  });
+
+  it("keycloak: a deactivated user's private environment goes (and is archived), the rest stays; doctor checks it", async () => {
+    const s = await dominoSeed();
+    const keycloak = await startKeycloakServer({
+      realm: "DominoRealm",
+      clients: { regsweep: "kc-Secret-1" },
+      users: [
+        { id: "kc-alice", username: "alice", enabled: true },
+        { id: "kc-bob", username: "bob", enabled: false },
+      ],
+    });
+    try {
+      await s.write(
+        `    archive: true\n    keycloak:\n      url: ${keycloak.url}\n      clientId: regsweep\n      secretEnv: KC_SECRET\n`,
+      );
+      mongo = await startMongoServer({ databases: s.databases });
+      const env = { MONGODB_URI: mongo.uri, KC_SECRET: "kc-Secret-1" };
+      const planFile = join(s.dir, "plan.json");
+      const planned = await runCli(["plan", "--config", s.config, "--no-cache", "--output", planFile], {
+        env,
+      });
+      expect(planned.code, planned.stderr).toBe(0);
+      const plan = planSchema.parse(JSON.parse(await readFile(planFile, "utf8")));
+      // C is bob's private environment; bob is deactivated. D (bob's too) is archived already.
+      expect(deleted(plan, s.images)).toEqual(["A2", "C1", "D1", "V3", "stray"]);
+      expect(plan.recordCleanups?.map((c) => c.id)).toEqual([s.ids.C?.toHexString()]);
+      expect(`${planned.stdout}${planned.stderr}${JSON.stringify(plan)}`).not.toContain("kc-Secret-1");
+      const applied = await runCli(["apply", planFile, "--yes", "--no-cache"], { env });
+      expect(applied.code, applied.stderr).toBe(0);
+      const c = mongo.data("domino", "environments_v2").find((e) => String(e._id) === s.ids.C?.toHexString());
+      expect(c?.isArchived).toBe(true);
+      const a = mongo.data("domino", "environments_v2").find((e) => String(e._id) === s.ids.A?.toHexString());
+      expect(a?.isArchived).toBe(false);
+      // The journal records the clean-up: a resume does not do it again.
+      expect(await readFile(`${planFile}.journal`, "utf8")).toContain('"step":"record-cleaned"');
+
+      const doctor = await runCli(["doctor", "--config", s.config, "--no-cache"], { env });
+      expect(doctor.stdout).toMatch(/ok {4}keycloak .*signed in as client 'regsweep'.*1 deactivated/);
+      const wrong = await runCli(["plan", "--config", s.config, "--no-cache"], {
+        env: { ...env, KC_SECRET: "not-the-secret" },
+      });
+      expect(wrong.code).toBe(3);
+      expect(wrong.stderr).toMatch(/mongodb \(domino preset\).*keycloak/i);
+      expect(wrong.stderr).not.toContain("not-the-secret");
+    } finally {
+      await keycloak.stop();
+    }
+  });
+
+  it("a query's afterDelete changes only the records whose image was deleted, after it was", async () => {
+    const repo = uniqueRepo("jobs");
+    const images = {
+      old: buildImage({ seed: `${repo} old`, created: ago(90) }),
+      used: buildImage({ seed: `${repo} used`, created: ago(90) }),
+    };
+    await pushManifest(registry, repo, images.old, ["old"]);
+    await pushManifest(registry, repo, images.used, ["used"]);
+    const oldId = new ObjectId();
+    const usedId = new ObjectId();
+    mongo = await startMongoServer({
+      databases: {
+        platform: {
+          builds: [
+            { _id: oldId, image: `${repo}:old`, state: "retired" },
+            { _id: usedId, image: `${repo}:used`, state: "live" },
+          ],
+        },
+      },
+    });
+    const dir = await tempDir();
+    const config = join(dir, "regsweep.yaml");
+    await writeFile(
+      config,
+      `registry:\n  url: ${url}\npolicy:\n  filters: ["${repo}:.*"]\nusage:\n  - type: mongodb\n    uriEnv: MONGODB_URI\n    database: platform\n    queries:\n      - collection: builds\n        filter: { state: live }\n        image: image\n      - collection: builds\n        filter: { state: retired }\n        image: image\n        protect: false\n        afterDelete: { delete: true }\naudit:\n  dir: ${join(dir, "audits")}\n`,
+    );
+    const env = { MONGODB_URI: mongo.uri };
+    const run = await runCli(["run", "--config", config, "--yes", "--no-cache"], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await registry.getManifest(repo, images.old.digest)).toBeUndefined();
+    expect(await registry.getManifest(repo, images.used.digest)).toBeDefined();
+    expect(mongo.data("platform", "builds").map((b) => String(b._id))).toEqual([usedId.toHexString()]);
+    expect(run.stdout).toContain(`builds ${oldId.toHexString()}: deleted`);
+    // A record that keeps its image never sees it deleted: afterDelete there is refused.
+    const bad = join(dir, "bad.yaml");
+    await writeFile(
+      bad,
+      `usage:\n  - type: mongodb\n    uriEnv: MONGODB_URI\n    queries:\n      - collection: builds\n        image: image\n        afterDelete: { delete: true }\n`,
+    );
+    const refused = await runCli(["plan", "--config", bad, "--registry", url], { env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("afterDelete needs protect: false");
   });
 
   it("a database that refuses the password fails closed (exit 3) without showing it; doctor says the same", async () => {

@@ -70,4 +70,5 @@ export {
 } from "./pullrequest/make-provider.js";
 export type { PullRequestProvider, PullRequestStatus } from "./pullrequest/provider.js";
 export { type SizeReport, sizeReport } from "./report/size-report.js";
+export { mongoRecordCleaner, type RecordCleaner } from "./usage/record-cleaner.js";
 export type { Findings, ImageRecord, RecordCleanup, Usage, UsageSource } from "./usage/usage.js";

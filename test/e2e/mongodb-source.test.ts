@@ -389,6 +389,15 @@ describe("mongodb usage source", () => {
     expect(refused.stderr).toContain("afterDelete needs protect: false");
   });
 
+  it("the Domino flags without a Domino source, or with a bad value, are bad usage (exit 2)", async () => {
+    const none = await runCli(["plan", "--registry", url, "--no-cache", "--unused-since-days", "30"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("--unused-since-days needs a usage source with preset: domino");
+    const bad = await runCli(["plan", "--registry", url, "--no-cache", "--unused-since-days", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--unused-since-days "soon" is not a whole number of days');
+  });
+
   it("a database that refuses the password fails closed (exit 3) without showing it; doctor says the same", async () => {
     const s = await seed();
     mongo = await startMongoServer({

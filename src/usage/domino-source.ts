@@ -48,48 +48,47 @@ export interface DominoSourceOptions {
 /** The Domino preset: reads what the Domino cleaner reads and decides as domino-usage.ts says. */
 export function dominoSource(options: DominoSourceOptions): UsageSource {
   const name = options.label ?? "mongodb (domino preset)";
+  const find = async (signal?: AbortSignal): Promise<Findings> => {
+    const deactivated = options.deactivatedUsers
+      ? await options.deactivatedUsers(signal).catch((error: Error) => {
+          if (signal?.aborted) throw new AbortedError(`${name}: cancelled`);
+          throw new UsageSourceError(name, `keycloak: ${error.message}`, { cause: error });
+        })
+      : undefined;
+    return withDatabase(options.uri, options.database, name, signal, async (db) => {
+      const data = await readDomino(db, name, signal);
+      const found = dominoFindings(data, {
+        source: name,
+        database: options.database,
+        now: options.now?.() ?? new Date(),
+        toReference: (raw, record) => toReference(raw, record, options.registry, name),
+        ...(options.unusedSinceDays !== undefined ? { unusedSinceDays: options.unusedSinceDays } : {}),
+        ...(deactivated
+          ? {
+              deactivated: new Set(
+                deactivated.flatMap((u) => [u.id.toLowerCase(), u.username.toLowerCase()]),
+              ),
+            }
+          : {}),
+        ...(options.objectIds ? { targets: options.objectIds } : {}),
+        ...(options.archive ? { archive: true } : {}),
+      });
+      const extra = options.queries?.length
+        ? await runQueries(db, options.queries, options, name, signal)
+        : { usages: [], records: [] };
+      return {
+        usages: [...found.usages, ...extra.usages],
+        records: [...found.records, ...extra.records],
+        warnings: found.warnings,
+        ...(options.objectIds ? { targeting: true } : {}),
+      };
+    });
+  };
   return {
     name,
     optional: options.optional ?? false,
-    async load(signal) {
-      return (await this.find?.(signal))?.usages ?? [];
-    },
-    async find(signal): Promise<Findings> {
-      const deactivated = options.deactivatedUsers
-        ? await options.deactivatedUsers(signal).catch((error: Error) => {
-            if (signal?.aborted) throw new AbortedError(`${name}: cancelled`);
-            throw new UsageSourceError(name, `keycloak: ${error.message}`, { cause: error });
-          })
-        : undefined;
-      return withDatabase(options.uri, options.database, name, signal, async (db) => {
-        const data = await readDomino(db, name, signal);
-        const found = dominoFindings(data, {
-          source: name,
-          database: options.database,
-          now: options.now?.() ?? new Date(),
-          toReference: (raw, record) => toReference(raw, record, options.registry, name),
-          ...(options.unusedSinceDays !== undefined ? { unusedSinceDays: options.unusedSinceDays } : {}),
-          ...(deactivated
-            ? {
-                deactivated: new Set(
-                  deactivated.flatMap((u) => [u.id.toLowerCase(), u.username.toLowerCase()]),
-                ),
-              }
-            : {}),
-          ...(options.objectIds ? { targets: options.objectIds } : {}),
-          ...(options.archive ? { archive: true } : {}),
-        });
-        const extra = options.queries?.length
-          ? await runQueries(db, options.queries, options, name, signal)
-          : { usages: [], records: [] };
-        return {
-          usages: [...found.usages, ...extra.usages],
-          records: [...found.records, ...extra.records],
-          warnings: found.warnings,
-          ...(options.objectIds ? { targeting: true } : {}),
-        };
-      });
-    },
+    find,
+    load: async (signal) => (await find(signal)).usages,
   };
 }
 

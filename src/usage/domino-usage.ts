@@ -134,7 +134,7 @@ export function dominoFindings(db: DominoDatabase, options: DominoOptions): Domi
   const modelOwner = (m: DominoModel | undefined) =>
     userName(m?.ownerId ?? (m?.projectId ? db.projectOwners.get(m.projectId) : undefined));
 
-  const usages: Usage[] = [];
+  const usages = new ReasonList();
   const keepRevision = (revision: DominoRevision, source: string) => {
     if (!revision.image) return;
     const owner = environmentOwner(environments.get(revision.environmentId ?? ""));
@@ -257,7 +257,37 @@ export function dominoFindings(db: DominoDatabase, options: DominoOptions): Domi
       });
     }
   }
-  return { usages, records, warnings };
+  return { usages: usages.list(), records, warnings };
+}
+
+/** Reasons an image is kept, with at most a few per image and collection: a revision a million runs used needs no million reasons. */
+const REASONS_PER_COLLECTION = 3;
+class ReasonList {
+  private readonly usages: Usage[] = [];
+  private readonly counts = new Map<string, { count: number; last: number }>();
+
+  push(usage: Usage): void {
+    const collection = / \w+\.(\w+) /.exec(usage.source)?.[1] ?? "";
+    const key = `${usage.raw}\u0000${collection}`;
+    const seen = this.counts.get(key) ?? { count: 0, last: -1 };
+    seen.count++;
+    if (seen.count <= REASONS_PER_COLLECTION) seen.last = this.usages.push(usage) - 1;
+    this.counts.set(key, seen);
+  }
+
+  list(): Usage[] {
+    const out = [...this.usages];
+    for (const [key, { count, last }] of this.counts) {
+      if (count <= REASONS_PER_COLLECTION) continue;
+      const u = out[last] as Usage;
+      const collection = key.split("\u0000")[1];
+      out[last] = {
+        ...u,
+        source: `${u.source} (and ${count - REASONS_PER_COLLECTION} more ${collection} records)`,
+      };
+    }
+    return out;
+  }
 }
 
 function group<T>(items: readonly T[], key: (item: T) => string | undefined): Map<string, T[]> {

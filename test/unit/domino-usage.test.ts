@@ -83,6 +83,18 @@ describe("the Domino preset's rules", () => {
     );
   });
 
+  it("a revision many runs used keeps with a few reasons and a count, not one reason per run", () => {
+    const runs = Array.from({ length: 1000 }, (_, i) => ({
+      id: `run-${i}`,
+      environmentIds: [],
+      revisionIds: [R11],
+      lastUsed: daysAgo(1),
+    }));
+    const reasons = kept(database({ runs })).usages.filter((u) => u.raw === "env:e1-1");
+    expect(reasons).toHaveLength(3);
+    expect(reasons[2]?.source).toMatch(/run-2 \(last used .*\) \(and 997 more runs records\)$/);
+  });
+
   it("a run without any time keeps, whatever --unused-since-days says (it may be running)", () => {
     const db = database({ runs: [{ id: "r", environmentIds: [], revisionIds: [R11] }] });
     expect(kept(db, { unusedSinceDays: 1 }).tags).toContain("env:e1-1");

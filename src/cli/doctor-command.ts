@@ -4,12 +4,13 @@ import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
 import { defaultCacheDir } from "../inventory/content-cache.js";
 import type { OpenedRegistry } from "../pipeline/open-registry.js";
+import { openRegistry } from "../pipeline/open-registry.js";
 import { DistributionRegistry } from "../registry/distribution.js";
 import type { EcrRegistry } from "../registry/ecr.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
 import { loadFindings, sourceTimeoutMs } from "../usage/load-usages.js";
 import { type PullRequestFlags, pullRequestSpec } from "./pull-request-options.js";
-import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
+import { type RegistryFlags, registryOptions, withConfig } from "./registry-options.js";
 import { readStdinOnce } from "./stdin.js";
 import { type UsageFlags, usageSourcesOf } from "./usage-options.js";
 
@@ -75,13 +76,16 @@ export async function runDoctor(cliFlags: DoctorFlags): Promise<number> {
   await check({
     name: "registry",
     run: async () => {
-      const opened = await openRegistryFromFlags(flags, cfg, readStdinOnce);
+      const { url, options, login } = await registryOptions(flags, cfg, readStdinOnce);
+      const opened = await openRegistry(url, options);
+      // Which credential, never the secret: a stale stored login is a common cause of 401s.
+      const signedIn = login ? `; credentials from ${login}` : "";
       try {
         if (opened.type === "ecr") return await checkEcr(opened.registry);
         if (opened.registry instanceof DistributionRegistry) await opened.registry.ping();
         let count = 0;
         for await (const _ of opened.registry.repositories()) if (++count >= 1000) break;
-        return `${opened.registry.host} answers; ${count}${count >= 1000 ? "+" : ""} repositories listed`;
+        return `${opened.registry.host} answers; ${count}${count >= 1000 ? "+" : ""} repositories listed${signedIn}`;
       } finally {
         await opened.close();
       }

@@ -3,8 +3,11 @@ import type { Config } from "../config/config-schema.js";
 import { UsageError } from "../errors.js";
 import { defaultCacheDir } from "../inventory/content-cache.js";
 import { log } from "../log.js";
+import { parseRegistryTarget } from "../oci/reference.js";
 import { type OpenedRegistry, type OpenRegistryOptions, openRegistry } from "../pipeline/open-registry.js";
 import { parseDuration } from "../policy/duration.js";
+import { looksLikeEcr } from "../registry/ecr-host.js";
+import { storedCredentials } from "../registry/stored-credentials.js";
 
 export interface RegistryFlags {
   registry?: string;
@@ -116,14 +119,18 @@ export async function registryOptions(
   config: Config,
   readStdin: () => Promise<string>,
   env: Record<string, string | undefined> = process.env,
-): Promise<{ url: string; options: OpenRegistryOptions }> {
+): Promise<{ url: string; options: OpenRegistryOptions; login?: string }> {
   if (flags.logLevel) log.level = flags.logLevel;
   const timeoutMs = flags.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(flags.timeout);
   if (!flags.registry)
     throw new UsageError("--registry is required (e.g. --registry https://myregistry.example.com)");
   if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
   const password = flags.passwordStdin ? (await readStdin()).replace(/\r?\n$/, "") : env.REGSWEEP_PASSWORD;
+  // Flags and REGSWEEP_* win; then a login the machine already has (docker login, podman login).
+  const stored = flags.username && password !== undefined ? undefined : await loginOnThisMachine(flags, env);
+  const login = flags.username && password !== undefined ? `--username ${flags.username}` : stored?.from;
   return {
+    ...(login ? { login } : {}),
     url: flags.registry,
     options: {
       insecure: flags.insecure ?? false,
@@ -132,11 +139,34 @@ export async function registryOptions(
       ...(flags.rps ? { rps: flags.rps } : {}),
       timeoutMs,
       ...(flags.username && password !== undefined ? { username: flags.username, password } : {}),
+      ...(stored
+        ? {
+            username: stored.credentials.username,
+            password: stored.credentials.password,
+            ...(stored.credentials.identityToken ? { identityToken: stored.credentials.identityToken } : {}),
+          }
+        : {}),
       registryType: flags.registryType ?? "auto",
       azure: { settings: config.azure, env },
       ...(flags.cache ? { cacheDir: flags.cacheDir ?? defaultCacheDir() } : {}),
     },
   };
+}
+
+/**
+ * The machine's stored login for the registry's host (Docker's config.json, podman's auth.json,
+ * their credential helpers). Not for ECR, which signs in with GetAuthorizationToken and renews it;
+ * nor for an OCI layout.
+ */
+async function loginOnThisMachine(flags: RegistryFlags, env: Record<string, string | undefined>) {
+  const target = parseRegistryTarget(flags.registry ?? "", flags.insecure ?? false);
+  if (target.kind !== "http") return undefined;
+  if (
+    flags.registryType === "ecr" ||
+    ((flags.registryType ?? "auto") === "auto" && looksLikeEcr(target.host))
+  )
+    return undefined;
+  return storedCredentials(target.host, env);
 }
 
 /** Opens the registry the flags and configuration name, through the pipeline. */

@@ -24,6 +24,8 @@ export interface OpenRegistryOptions extends RunOptions {
   readonly timeoutMs?: number;
   readonly username?: string;
   readonly password?: string;
+  /** A refresh token instead of a password (`docker login`'s `identitytoken`), with `username`. */
+  readonly identityToken?: string;
   /** `auto` (default) uses ACR's API for *.azurecr.io hosts, ECR's for <account>.dkr.ecr.<region>.amazonaws.com. */
   readonly registryType?: "auto" | "distribution" | "acr" | "ecr";
   /** For ACR without a username: the Entra identity to sign in with (settings, environment). */
@@ -81,9 +83,11 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
     ...(options.signal ? { signal: options.signal } : {}),
   });
   let credentials =
-    options.username !== undefined && options.password !== undefined
-      ? { username: options.username, password: options.password }
-      : undefined;
+    options.username !== undefined && options.identityToken !== undefined
+      ? { username: options.username, password: "", identityToken: options.identityToken }
+      : options.username !== undefined && options.password !== undefined
+        ? { username: options.username, password: options.password }
+        : undefined;
   const auto = options.registryType === undefined || options.registryType === "auto";
   const acr = options.registryType === "acr" || (auto && looksLikeAcr(target.host));
   const ecr = options.registryType === "ecr" || (auto && looksLikeEcr(target.host));

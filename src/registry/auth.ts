@@ -5,6 +5,11 @@ import type { HttpTransport } from "./transport.js";
 export interface Credentials {
   readonly username: string;
   readonly password: string;
+  /**
+   * A refresh token (`docker login`'s `identitytoken`, `az acr login`'s): exchanged for access
+   * tokens with the OAuth2 refresh_token grant; it is never sent as a password.
+   */
+  readonly identityToken?: string;
 }
 
 /**
@@ -104,9 +109,19 @@ export class Authenticator {
     return typeof this.credentials === "function" ? await this.credentials() : this.credentials;
   }
 
+  private async getToken(url: URL) {
+    const basic = await this.basicHeader();
+    return this.transport.send({
+      method: "GET",
+      url: url.toString(),
+      headers: basic ? { authorization: basic } : {},
+    });
+  }
+
   private async basicHeader(): Promise<string | undefined> {
     const credentials = await this.current();
-    if (!credentials) return undefined;
+    // A refresh token only buys access tokens: it is not a password for Basic.
+    if (!credentials || credentials.identityToken) return undefined;
     const raw = `${credentials.username}:${credentials.password}`;
     return `Basic ${Buffer.from(raw).toString("base64")}`;
   }
@@ -127,12 +142,22 @@ export class Authenticator {
     if (service) url.searchParams.set("service", service);
     for (const s of scope.split(" ").filter(Boolean)) url.searchParams.append("scope", s);
     const credentials = await this.current();
-    const basic = await this.basicHeader();
-    const res = await this.transport.send({
-      method: "GET",
-      url: url.toString(),
-      headers: basic ? { authorization: basic } : {},
-    });
+    const res = credentials?.identityToken
+      ? await this.transport.send({
+          method: "POST",
+          url: realm,
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: Buffer.from(
+            new URLSearchParams({
+              grant_type: "refresh_token",
+              refresh_token: credentials.identityToken,
+              client_id: "regsweep",
+              ...(service ? { service } : {}),
+              scope,
+            }).toString(),
+          ),
+        })
+      : await this.getToken(url);
     if (res.status === 401 || res.status === 403) {
       throw new RegistryError(
         `token server ${url.origin} refused ${credentials ? `user ${credentials.username}` : "anonymous access"} for scope "${scope}" (HTTP ${res.status}): check --username/--password-stdin`,

@@ -11,6 +11,8 @@ export interface TokenServerOptions {
   issuer: string;
   /** Where rootcert.pem (and its key) are written. */
   dir: string;
+  /** refresh token → user, accepted by `POST /token` with grant_type=refresh_token (docker login's identitytoken). */
+  refreshTokens?: Record<string, string>;
 }
 
 export interface TokenServer {
@@ -68,11 +70,24 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     return `${signingInput}.${signature.toString("base64url")}`;
   };
 
-  const answer = (req: IncomingMessage): Reply => {
+  /** The OAuth2 form the distribution spec describes (token/oauth): a refresh token for an access token. */
+  const refresh = (form: URLSearchParams): Reply => {
+    if (form.get("grant_type") !== "refresh_token")
+      return { status: 400, body: { error: "unsupported_grant_type" } };
+    const user = opts.refreshTokens?.[form.get("refresh_token") ?? ""];
+    if (user === undefined) return { status: 401, body: { error: "invalid_grant" } };
+    if (form.get("service") !== opts.service) return { status: 400, body: { error: "invalid_request" } };
+    const token = issue(user, (form.get("scope") ?? "").split(" ").filter(Boolean).flatMap(parseScopes));
+    return { status: 200, body: { access_token: token, expires_in: TOKEN_TTL_S, scope: form.get("scope") } };
+  };
+
+  const answer = (req: IncomingMessage, received: string): Reply => {
     const url = new URL(req.url ?? "/", "http://token.invalid");
     if (url.pathname !== "/token") return { status: 404, body: { error: "not found" } };
     requests++;
-    if (req.method !== "GET") return { status: 405, body: { error: "only GET /token is supported" } };
+    if (req.method === "POST") return refresh(new URLSearchParams(received));
+    if (req.method !== "GET")
+      return { status: 405, body: { error: "only GET and POST /token are supported" } };
     const user = authenticate(req.headers.authorization, opts.users);
     if (user === undefined) {
       const headers = { "WWW-Authenticate": 'Basic realm="token"' };
@@ -86,9 +101,13 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
   };
 
   const server = createServer((req, res) => {
-    const { status, body, headers } = answer(req);
-    res.writeHead(status, { "Content-Type": "application/json", ...headers });
-    res.end(JSON.stringify(body));
+    let received = "";
+    req.on("data", (chunk) => (received += chunk));
+    req.on("end", () => {
+      const { status, body, headers } = answer(req, received);
+      res.writeHead(status, { "Content-Type": "application/json", ...headers });
+      res.end(JSON.stringify(body));
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

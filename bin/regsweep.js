@@ -5,7 +5,7 @@ import module from "node:module";
 const [major, minor] = process.versions.node.split(".").map(Number);
 if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(
-    `regsweep needs Node.js 22.19 or newer; this is ${process.version}.\n` +
+    `regsweep needs Node.js 22.19 or newer; this is v${process.versions.node}.\n` +
       "Install it (e.g. `npm install --prefix ~/.node22 node@22` and put ~/.node22/node_modules/.bin first on PATH).\n",
   );
   process.exit(1);

@@ -25,7 +25,7 @@ const LAYERS = [
   "pipeline",
   "cli",
 ];
-const BASE = new Set(["errors", "log", "version"]);
+const BASE = new Set(["errors", "log", "version", "node-version"]);
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -86,7 +86,7 @@ export async function runApplyInTerminal(plan: Plan, settings: ApplyRunSettings)
   } catch (error) {
     if (!(error instanceof AbortedError) || !stop.signal.aborted) throw error;
     process.stderr.write(
-      `Stopped early. Continue with: regsweep apply <plan> --resume (journal ${settings.journalPath})\n`,
+      `Stopped early. Continue with: regsweep apply ${shellWord(settings.journalPath.replace(/\.journal$/, ""))} --resume (journal ${settings.journalPath})\n`,
     );
     return 1;
   } finally {
@@ -95,4 +95,9 @@ export async function runApplyInTerminal(plan: Plan, settings: ApplyRunSettings)
     process.off("SIGTERM", onSigint);
   }
   return failed > 0 ? 1 : 0;
+}
+
+/** A path as a shell would need it typed. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }

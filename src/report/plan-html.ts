@@ -35,7 +35,7 @@ ${[...del.map((d) => row("delete", d)), ...keep.map((k) => row("keep", k))].join
     ? `<h2>Old images still in use</h2><ul>${plan.oldInUse
         .map(
           (o) =>
-            `<li><code>${escapeHtml(o.repository)}@${escapeHtml(o.digest.slice(0, 19))}</code> ${escapeHtml(o.tags.join(", "))}: created ${escapeHtml(o.created.slice(0, 10))}, ${o.daysOverThreshold} days over; used by ${o.usedBy.map(escapeHtml).join("; ")}</li>`,
+            `<li><code>${escapeHtml(o.repository)}@${escapeHtml(o.digest.slice(0, 19))}</code> ${escapeHtml(o.tags.join(", ") || "(untagged)")}: created ${escapeHtml(o.created.slice(0, 10))}, ${o.daysOverThreshold} days over; used by ${o.usedBy.map(escapeHtml).join("; ")}</li>`,
         )
         .join("")}</ul>`
     : "";

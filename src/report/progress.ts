@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { formatBytes } from "./format-bytes.js";
 
 export interface Progress {
   item(bytes: number): void;
@@ -21,18 +22,18 @@ export function startProgress(
     const cliProgress = createRequire(import.meta.url)("cli-progress") as typeof import("cli-progress");
     const bar = new cliProgress.SingleBar(
       {
-        format: "deleting [{bar}] {value}/{total} manifests | {mb} MB | ETA {eta_formatted}",
+        format: `deleting [{bar}] {value}/{total} manifests${totalBytes > 0 ? " | {size}" : ""} | ETA {eta_formatted}`,
         stream,
         hideCursor: true,
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { mb: "0.0" });
+    bar.start(total, 0, { size: sizeText(0, totalBytes) });
     return {
       item(b) {
         done++;
         bytes += b;
-        bar.update(done, { mb: (bytes / 1e6).toFixed(1) });
+        bar.update(done, { size: sizeText(bytes, totalBytes) });
       },
       stop() {
         bar.stop();
@@ -51,10 +52,15 @@ export function startProgress(
         const rate = done / Math.max(1, (now - started) / 1000);
         const eta = Math.round((total - done) / Math.max(rate, 0.001));
         stream.write(
-          `progress: ${done}/${total} manifests, ${(bytes / 1e6).toFixed(1)} of ${(totalBytes / 1e6).toFixed(1)} MB, ETA ${eta}s\n`,
+          `progress: ${done}/${total} manifests${totalBytes > 0 ? `, ${sizeText(bytes, totalBytes)}` : ""}, ETA ${eta}s\n`,
         );
       }
     },
     stop() {},
   };
+}
+
+/** `1.2 MB of 3.4 MB`; sizes the plan does not know are left out rather than shown as 0.0 of 0.0. */
+function sizeText(bytes: number, totalBytes: number): string {
+  return `${formatBytes(bytes)} of ${formatBytes(totalBytes)}`;
 }

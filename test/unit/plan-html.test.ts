@@ -35,4 +35,31 @@ describe("HTML plan", () => {
     expect(html).toContain("&lt;script&gt;");
     expect(html).toContain("kubernetes a/b&amp;c");
   });
+
+  it("an untagged image still in use reads as untagged, not as a dangling colon", () => {
+    const digest = sha256Digest("old");
+    const plan = {
+      version: 1,
+      registry: "r.example.com",
+      createdAt: "2026-01-01T00:00:00.000Z",
+      options: { filters: ["a:.*"], ago: "30d", keep: null, untagged: false },
+      summary: { repositories: 1, manifests: 0, delete: 0, keep: 0, inUse: 0, reclaimableBytes: 0 },
+      delete: [],
+      keep: [],
+      warnings: [],
+      oldInUse: [
+        {
+          repository: "a",
+          digest,
+          tags: [],
+          created: "2025-01-01T00:00:00Z",
+          daysOverThreshold: 9,
+          usedBy: ["k8s"],
+        },
+      ],
+    } satisfies Plan;
+    const html = formatPlanHtml(plan);
+    expect(html).toContain(`a@${digest.slice(0, 19)}</code> (untagged): created 2025-01-01`);
+    expect(html).not.toMatch(/<\/code> : created/);
+  });
 });

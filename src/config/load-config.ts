@@ -78,6 +78,7 @@ function overlayEnv(raw: unknown, env: Env): unknown {
     section("azure").cloud = env.REGSWEEP_AZURE_CLOUD ?? env.AZURE_CLOUD;
   // The variables the App Service cleanup script read, so its users can keep their pipelines.
   if (env.AZURE_SUBSCRIPTION_ID) section("azure").subscriptions = [env.AZURE_SUBSCRIPTION_ID];
+  if (env.AZURE_ACR_RESOURCE_GROUP) section("azure").registryResourceGroup = env.AZURE_ACR_RESOURCE_GROUP;
   if (env.AZURE_ACR_NAME) {
     const cloud = (config.azure?.cloud ?? "AzurePublicCloud") as Config["azure"]["cloud"];
     section("registry").url =

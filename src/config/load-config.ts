@@ -6,7 +6,7 @@ import { type AZURE_CLOUDS, type Config, configSchema } from "./config-schema.js
 /** Where each environment variable lands in the configuration (it wins over the file). */
 type Env = Record<string, string | undefined>;
 
-const REGISTRY_SUFFIX: Record<(typeof AZURE_CLOUDS)[number], string> = {
+export const REGISTRY_SUFFIX: Record<(typeof AZURE_CLOUDS)[number], string> = {
   AzurePublicCloud: "azurecr.io",
   AzureUSGovernment: "azurecr.us",
   AzureChinaCloud: "azurecr.cn",

@@ -67,6 +67,15 @@ export function wizardConfig(answers: WizardAnswers, base: Record<string, unknow
   return written;
 }
 
+/**
+ * Whether a workload kind starts ticked: where the subscription has some, where the starting
+ * configuration reads it, and where it could not be checked — a source that cannot be read then
+ * stops the plan (exit 3) instead of leaving its workloads unprotected unnoticed.
+ */
+export function preselected(presence: boolean | string, configured: boolean): boolean {
+  return configured || presence !== false;
+}
+
 /** The command that repeats the run without questions. */
 export function repeatCommand(
   mode: "dry-run" | "delete",

@@ -21,6 +21,7 @@ import { runApply } from "./apply-command.js";
 import { runPurge } from "./purge-command.js";
 import {
   parseAgeAnswer,
+  preselected,
   registryUrlOf,
   registryUrlOfAnswer,
   repeatCommand,
@@ -89,7 +90,10 @@ async function wizard(flags: WizardFlags): Promise<number> {
     choices: WORKLOAD_KINDS.map((kind) => ({
       value: kind,
       name: `${KIND_LABEL[kind]}${presenceNote(presence, kind)}`,
-      checked: presence[kind] === true || base.usage.some((s) => s.type === kind),
+      checked: preselected(
+        presence[kind],
+        base.usage.some((s) => s.type === kind),
+      ),
     })),
   });
   const filterText = await input({

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import {
   parseAgeAnswer,
+  preselected,
   registryUrlOf,
   registryUrlOfAnswer,
   repeatCommand,
@@ -121,5 +122,14 @@ describe("answers as typed", () => {
     expect(registryUrlOf("https://reg.example.com")).toBe("https://reg.example.com");
     expect(registryUrlOfAnswer("MyAcr", "azurecr.us")).toBe("https://myacr.azurecr.us");
     expect(registryUrlOfAnswer("reg.example.com:8443", "azurecr.io")).toBe("https://reg.example.com:8443");
+  });
+});
+
+describe("which workloads start ticked", () => {
+  it("those found, those configured, and those that could not be checked; not those known absent", () => {
+    expect(preselected(true, false)).toBe(true);
+    expect(preselected(false, true)).toBe(true);
+    expect(preselected("HTTP 403 AuthorizationFailed", false)).toBe(true);
+    expect(preselected(false, false)).toBe(false);
   });
 });

@@ -12,6 +12,7 @@ import { type ReportFlags, runReport } from "./report-command.js";
 import { type RestoreFlags, runRestore } from "./restore-command.js";
 import { runScan, type ScanFlags } from "./scan-command.js";
 import { addUsageOptions } from "./usage-options.js";
+import { atTerminal, runWizard, type WizardFlags } from "./wizard.js";
 
 const NO_USAGE_SOURCES_HELP =
   "delete even though no usage source protects anything (required to delete with none)";
@@ -116,6 +117,15 @@ function program(setCode: (code: number) => void): Command {
     .action(async (flags: ReportFlags) => setCode(await runReport(flags)));
 
   cli
+    .command("wizard")
+    .description(
+      "asks what to clean, shows the plan, dry run or delete; writes regsweep.yaml (bare regsweep at a terminal)",
+    )
+    .option("--config <file>", "start from this configuration: what it sets is not asked")
+    .option("-o, --output <file>", "write the configuration here (default regsweep.yaml)")
+    .action(async (flags: WizardFlags) => setCode(await runWizard(flags)));
+
+  cli
     .command("config")
     .description("configuration helpers")
     .command("schema")
@@ -146,10 +156,13 @@ function addApplyOptions(cmd: Command): Command {
 /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage/config, 3 usage source failed. */
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number = ExitCode.ok;
+  // Bare `regsweep` is the wizard for a person at a terminal; a script without one gets the help
+  // (exit 2) rather than a question it could never answer.
+  const args = argv.length <= 2 && atTerminal() ? [...argv, "wizard"] : [...argv];
   try {
     await program((c) => {
       code = c;
-    }).parseAsync([...argv]);
+    }).parseAsync(args);
     return code;
   } catch (error) {
     return report(error);

@@ -306,6 +306,12 @@ export const configSchema = z
       .object({
         cloud: z.enum(AZURE_CLOUDS).default("AzurePublicCloud"),
         subscriptions: z.array(z.string()).default([]),
+        registryResourceGroup: z
+          .string()
+          .optional()
+          .describe(
+            "the registry's resource group (AZURE_ACR_RESOURCE_GROUP); the wizard lists registries there",
+          ),
         tenantId: z.string().optional(),
         resourceManagerEndpoint: z
           .string()

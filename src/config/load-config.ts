@@ -6,7 +6,7 @@ import { type AZURE_CLOUDS, type Config, configSchema } from "./config-schema.js
 /** Where each environment variable lands in the configuration (it wins over the file). */
 type Env = Record<string, string | undefined>;
 
-const REGISTRY_SUFFIX: Record<(typeof AZURE_CLOUDS)[number], string> = {
+export const REGISTRY_SUFFIX: Record<(typeof AZURE_CLOUDS)[number], string> = {
   AzurePublicCloud: "azurecr.io",
   AzureUSGovernment: "azurecr.us",
   AzureChinaCloud: "azurecr.cn",
@@ -78,6 +78,7 @@ function overlayEnv(raw: unknown, env: Env): unknown {
     section("azure").cloud = env.REGSWEEP_AZURE_CLOUD ?? env.AZURE_CLOUD;
   // The variables the App Service cleanup script read, so its users can keep their pipelines.
   if (env.AZURE_SUBSCRIPTION_ID) section("azure").subscriptions = [env.AZURE_SUBSCRIPTION_ID];
+  if (env.AZURE_ACR_RESOURCE_GROUP) section("azure").registryResourceGroup = env.AZURE_ACR_RESOURCE_GROUP;
   if (env.AZURE_ACR_NAME) {
     const cloud = (config.azure?.cloud ?? "AzurePublicCloud") as Config["azure"]["cloud"];
     section("registry").url =

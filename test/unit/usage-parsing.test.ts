@@ -102,10 +102,14 @@ describe("configuration precedence", () => {
     const withEnv = await loadConfig(file, {
       AZURE_ACR_NAME: "MyAcr",
       AZURE_SUBSCRIPTION_ID: "s1",
+      AZURE_ACR_RESOURCE_GROUP: "rg-acr",
       REGSWEEP_AGO: "5d",
     });
     expect(withEnv.registry.url).toBe("https://myacr.azurecr.io");
     expect(withEnv.azure.subscriptions).toEqual(["s1"]);
+    // The third variable of the App Service script: the registry's resource group.
+    expect(withEnv.azure.registryResourceGroup).toBe("rg-acr");
+    expect(fromFile.azure.registryResourceGroup).toBeUndefined();
     expect(withEnv.policy.ago).toBe("5d");
     const gov = await loadConfig(undefined, { AZURE_ACR_NAME: "gov", AZURE_CLOUD: "AzureUSGovernment" });
     expect(gov.registry.url).toBe("https://gov.azurecr.us");

@@ -1,6 +1,7 @@
 import { ContainerAppsAPIClient } from "@azure/arm-appcontainers";
 import { WebSiteManagementClient } from "@azure/arm-appservice";
 import { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
+import { ContainerRegistryManagementClient } from "@azure/arm-containerregistry";
 import { ContainerServiceClient } from "@azure/arm-containerservice";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import type { HttpClient } from "@azure/core-rest-pipeline";
@@ -38,6 +39,12 @@ users:
 const fixture: ArmFixture = {
   subscriptions: {
     [SUB]: {
+      displayName: "Production",
+      registries: [
+        { resourceGroup: "rg-acr", name: "MyAcr", sku: "Premium" },
+        { resourceGroup: "rg-acr", name: "second", loginServer: "127.0.0.1:5000" },
+        { resourceGroup: "rg-other", name: "third" },
+      ],
       webApps: [
         {
           resourceGroup: "rg-web",
@@ -512,6 +519,64 @@ describe("ARM test server driven by the official Azure SDK clients", () => {
         `GET ${base}?api-version=${API.aci}`,
         `GET ${base}?api-version=${API.aci}&$skiptoken=2`,
       ]);
+    });
+  });
+
+  describe("Container registries (Microsoft.ContainerRegistry)", () => {
+    it("registries.list pages every registry of the subscription with its loginServer and resource group in the id", async () => {
+      const acr = new ContainerRegistryManagementClient(recordingCredential(), SUB, {
+        endpoint: server.endpoint,
+        httpClient,
+      });
+      const from = server.requests.length;
+      const registries = await collect(acr.registries.list());
+      expect(registries.map((r) => [r.name, r.loginServer, r.sku.name])).toEqual([
+        ["MyAcr", "myacr.azurecr.io", "Premium"],
+        ["second", "127.0.0.1:5000", "Standard"],
+        ["third", "third.azurecr.io", "Standard"],
+      ]);
+      expect(registries[0]).toMatchObject({
+        id: `/subscriptions/${SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/MyAcr`,
+        type: "Microsoft.ContainerRegistry/registries",
+        provisioningState: "Succeeded",
+      });
+      const base = `/subscriptions/${SUB}/providers/Microsoft.ContainerRegistry/registries`;
+      expect(since(from)).toEqual([
+        `GET ${base}?api-version=2025-11-01`,
+        `GET ${base}?api-version=2025-11-01&$skiptoken=2`,
+      ]);
+    });
+
+    it("registries.listByResourceGroup stays inside the resource group", async () => {
+      const acr = new ContainerRegistryManagementClient(recordingCredential(), OTHER_SUB, {
+        endpoint: server.endpoint,
+        httpClient,
+      });
+      expect(await collect(acr.registries.list())).toEqual([]);
+      const inGroup = new ContainerRegistryManagementClient(recordingCredential(), SUB, {
+        endpoint: server.endpoint,
+        httpClient,
+      });
+      expect((await collect(inGroup.registries.listByResourceGroup("RG-OTHER"))).map((r) => r.name)).toEqual([
+        "third",
+      ]);
+    });
+  });
+
+  describe("Subscriptions (GET /subscriptions)", () => {
+    it("lists every subscription with its id, display name and state, paged", async () => {
+      const agent = new Agent({ connect: { ca: server.caCertPem } });
+      const get = async (url: string) => {
+        const res = await request(url, { headers: { authorization: "Bearer t" }, dispatcher: agent });
+        return (await res.body.json()) as { value: Record<string, unknown>[]; nextLink?: string };
+      };
+      const page = await get(`${server.endpoint}/subscriptions?api-version=2022-12-01`);
+      expect(page.value.map((s) => [s.subscriptionId, s.displayName, s.state])).toEqual([
+        [SUB, "Production", "Enabled"],
+        [OTHER_SUB, `Subscription ${OTHER_SUB}`, "Enabled"],
+      ]);
+      expect(page.value[0]?.id).toBe(`/subscriptions/${SUB}`);
+      await agent.close();
     });
   });
 

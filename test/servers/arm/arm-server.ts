@@ -96,7 +96,22 @@ export interface ArmManagedCluster {
   properties?: Record<string, unknown>;
 }
 
+/** Microsoft.ContainerRegistry/registries. */
+export interface ArmRegistry {
+  resourceGroup: string;
+  name: string;
+  /** Default `<name lower-cased>.azurecr.io`; tests point it at a local registry (127.0.0.1:PORT). */
+  loginServer?: string;
+  /** Basic | Standard | Premium; default Standard. */
+  sku?: string;
+}
+
 export interface ArmSubscriptionFixture {
+  /** Shown by GET /subscriptions; default "Subscription <id>". */
+  displayName?: string;
+  /** Enabled | Disabled | Warned | PastDue | Deleted; default Enabled. */
+  state?: string;
+  registries?: ArmRegistry[];
   webApps?: ArmWebApp[];
   containerApps?: ArmContainerApp[];
   containerAppJobs?: ArmContainerAppJob[];
@@ -139,6 +154,7 @@ export interface ArmServerOptions {
 }
 
 const LOCATION = "westeurope";
+const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const DEFAULT_CREATED = "2026-01-05T10:00:00.0000000Z";
 
 class ArmError extends Error {
@@ -172,6 +188,9 @@ interface Route {
   segments: string[];
   handle(ctx: Ctx): Reply;
 }
+
+/** GET /subscriptions names no subscription: it lists every one the token sees. */
+const TENANT_ROUTE = ["subscriptions"];
 
 export async function startArmServer(fixture: ArmFixture, opts: ArmServerOptions = {}): Promise<ArmServer> {
   const dir = await mkdtemp(join(tmpdir(), "arm-server-"));
@@ -244,6 +263,14 @@ export async function startArmServer(fixture: ArmFixture, opts: ArmServerOptions
       .split("/")
       .filter((s) => s !== "")
       .map(decodeURIComponent);
+    if (matchSegments(TENANT_ROUTE, segments)) {
+      if (req.method !== "GET")
+        throw new ArmError(405, "MethodNotAllowed", `The HTTP method '${req.method}' is not supported.`);
+      return paged(
+        { sub: {}, subscriptionId: "", params: {}, path: url.pathname, query },
+        Object.entries(fixture.subscriptions).map(([id, sub]) => subscriptionResource(id, sub)),
+      );
+    }
     let pathMatched = false;
     for (const route of routes) {
       const params = matchSegments(route.segments, segments);
@@ -384,8 +411,25 @@ function buildRoutes(paged: (ctx: Ctx, items: unknown[]) => Reply): Route[] {
   };
   const ok = (body: unknown): Reply => ({ status: 200, body });
 
-  // ---------------------------------------------------------------- Microsoft.Web (App Service)
   const RG = "/subscriptions/:sub/resourceGroups/:rg";
+
+  // ---------------------------------------------------------------- Microsoft.ContainerRegistry
+  add("GET", "/subscriptions/:sub/providers/Microsoft.ContainerRegistry/registries", (ctx) =>
+    paged(
+      ctx,
+      (ctx.sub.registries ?? []).map((r) => registryResource(ctx.subscriptionId, r)),
+    ),
+  );
+  add("GET", `${RG}/providers/Microsoft.ContainerRegistry/registries`, (ctx) =>
+    paged(
+      ctx,
+      (ctx.sub.registries ?? [])
+        .filter((r) => same(r.resourceGroup, ctx.params.rg))
+        .map((r) => registryResource(ctx.subscriptionId, r)),
+    ),
+  );
+
+  // ---------------------------------------------------------------- Microsoft.Web (App Service)
   const SITE = `${RG}/providers/Microsoft.Web/sites/:name`;
   const SLOT = `${SITE}/slots/:slot`;
 
@@ -561,6 +605,69 @@ function buildRoutes(paged: (ctx: Ctx, items: unknown[]) => Reply): Route[] {
 }
 
 // ------------------------------------------------------------------ payload builders
+
+/** GET /subscriptions (Microsoft.Resources, api-version 2022-12-01) as ARM lists one. */
+function subscriptionResource(subscriptionId: string, sub: ArmSubscriptionFixture): unknown {
+  return {
+    id: `/subscriptions/${subscriptionId}`,
+    authorizationSource: "RoleBased",
+    managedByTenants: [],
+    subscriptionId,
+    tenantId: TENANT,
+    displayName: sub.displayName ?? `Subscription ${subscriptionId}`,
+    state: sub.state ?? "Enabled",
+    subscriptionPolicies: {
+      locationPlacementId: "Public_2014-09-01",
+      quotaId: "PayAsYouGo_2014-09-01",
+      spendingLimit: "Off",
+    },
+    tags: {},
+  };
+}
+
+/** Microsoft.ContainerRegistry/registries as the list operations return it (api-version 2025-11-01). */
+function registryResource(subscriptionId: string, r: ArmRegistry): unknown {
+  const sku = r.sku ?? "Standard";
+  return {
+    id: `${rgId(subscriptionId, r.resourceGroup)}/providers/Microsoft.ContainerRegistry/registries/${r.name}`,
+    name: r.name,
+    type: "Microsoft.ContainerRegistry/registries",
+    location: LOCATION,
+    tags: {},
+    sku: { name: sku, tier: sku },
+    systemData: {
+      createdBy: "someone@example.com",
+      createdByType: "User",
+      createdAt: DEFAULT_CREATED,
+      lastModifiedBy: "someone@example.com",
+      lastModifiedByType: "User",
+      lastModifiedAt: DEFAULT_CREATED,
+    },
+    properties: {
+      loginServer: r.loginServer ?? `${r.name.toLowerCase()}.azurecr.io`,
+      creationDate: DEFAULT_CREATED,
+      provisioningState: "Succeeded",
+      adminUserEnabled: false,
+      policies: {
+        quarantinePolicy: { status: "disabled" },
+        trustPolicy: { type: "Notary", status: "disabled" },
+        retentionPolicy: { days: 7, lastUpdatedTime: DEFAULT_CREATED, status: "disabled" },
+        exportPolicy: { status: "enabled" },
+        azureADAuthenticationAsArmPolicy: { status: "enabled" },
+        softDeletePolicy: { retentionDays: 7, lastUpdatedTime: DEFAULT_CREATED, status: "disabled" },
+      },
+      encryption: { status: "disabled" },
+      dataEndpointEnabled: false,
+      dataEndpointHostNames: [],
+      privateEndpointConnections: [],
+      publicNetworkAccess: "Enabled",
+      networkRuleBypassOptions: "AzureServices",
+      zoneRedundancy: "Disabled",
+      anonymousPullEnabled: false,
+      roleAssignmentMode: "LegacyRegistryPermissions",
+    },
+  };
+}
 
 function siteId(subscriptionId: string, site: ArmWebApp, slot?: ArmWebAppSlot): string {
   const base = `${rgId(subscriptionId, site.resourceGroup)}/providers/Microsoft.Web/sites/${site.name}`;

@@ -63,6 +63,7 @@ export type { DeleteEntry, KeepEntry, Plan } from "./plan/plan-schema.js";
 export type { Filter } from "./policy/filter.js";
 export type { PullRequestLookup, PullRequestRule } from "./policy/pull-request-rule.js";
 export type { PurgePolicy } from "./policy/purge-policy.js";
+export { parseShard, type Shard, shardOfRepository } from "./policy/shard.js";
 export {
   defaultDeleteWhen,
   makePullRequestProvider,

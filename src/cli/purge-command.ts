@@ -9,6 +9,7 @@ import { makePlan } from "../pipeline/make-plan.js";
 import { purgePolicy } from "../pipeline/plan.js";
 import { writePlan } from "../pipeline/plan-file.js";
 import { refuseDeletionWithoutSources } from "../plan/no-usage-sources.js";
+import { parseShard } from "../policy/shard.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
@@ -36,6 +37,8 @@ export interface PurgeFlags extends RegistryFlags, UsageFlags, PullRequestFlags 
   untagged?: boolean;
   scope?: "all" | "used-repositories";
   protectPulledWithin?: string;
+  /** --shard I/N or auto/N as typed; parsed by parseShard. */
+  shard?: string;
   dryRun?: boolean;
   apply?: boolean;
   yes?: boolean;
@@ -78,6 +81,10 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
           "--scope <scope>",
           "used-repositories: only delete in repositories a usage source references",
         ).choices(["all", "used-repositories"]),
+      )
+      .option(
+        "--shard <I/N>",
+        "only the repositories of shard I of N (0-based, by a hash of the name); auto/N takes I from JOB_COMPLETION_INDEX",
       ),
   )
     .option("-o, --output <file>", "write the plan JSON here")
@@ -95,6 +102,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
   if (flags.apply && flags.dryRun) throw new UsageError("--apply and --dry-run contradict each other");
   if (command === "plan" && flags.apply)
     throw new UsageError("plan never deletes: use purge --apply or apply PLAN.json");
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard, process.env);
   const sources = usageSourcesOf(config, flags, readStdinOnce);
   refuseSharedStdin(sources, flags.passwordStdin);
   if (sources.length === 0 && flags.apply && flags.usageSources !== false) {
@@ -124,6 +132,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
       aliases,
       usageSpec: usageSpec(flags),
       onEvent: printWarnings,
+      ...(shard ? { shard } : {}),
       ...(config.owner?.annotation
         ? { owner: { annotation: config.owner.annotation } }
         : config.owner?.label

@@ -3,6 +3,7 @@ import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { repositorySelected } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
+import type { Shard } from "../policy/shard.js";
 import type { Resolution } from "../usage/resolve.js";
 import type { ImageRecord, Usage } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";
@@ -27,6 +28,8 @@ export interface MakePlanOptions extends RunOptions {
   readonly now?: () => Date;
   /** Where manifests name their owner when no usage source does. */
   readonly owner?: OwnerSource;
+  /** Plan only this shard's repositories (see ScanOptions.shard); the plan records it. */
+  readonly shard?: Shard;
 }
 
 export interface MadePlan {
@@ -57,6 +60,7 @@ export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
     usages,
     ...(options.aliases ? { aliases: options.aliases } : {}),
     ...(options.owner ? { owner: options.owner } : {}),
+    ...(options.shard ? { shard: options.shard } : {}),
   });
   const withPullRequests = options.pullRequests
     ? {
@@ -85,5 +89,8 @@ export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
     records,
     targeting,
   });
-  return { plan, inventory, usages, records, resolution };
+  const sharded = options.shard
+    ? { ...plan, shard: { index: options.shard.index, count: options.shard.count } }
+    : plan;
+  return { plan: sharded, inventory, usages, records, resolution };
 }

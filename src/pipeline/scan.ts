@@ -2,6 +2,7 @@ import { throwIfAborted } from "../errors.js";
 import type { Inventory, OwnerSource } from "../inventory/graph.js";
 import { scanRegistry } from "../inventory/scan.js";
 import { parseFilter, repositorySelected } from "../policy/filter.js";
+import { inShard, type Shard } from "../policy/shard.js";
 import { inUseTagsByRepository } from "../usage/in-use-tags.js";
 import type { Usage } from "../usage/usage.js";
 import type { RunOptions } from "./events.js";
@@ -22,6 +23,11 @@ export interface ScanOptions extends RunOptions {
   readonly now?: () => Date;
   /** Where manifests name their owner (an annotation, or a config label): plan entries carry it. */
   readonly owner?: OwnerSource;
+  /**
+   * Only the repositories of this shard (first 4 bytes of sha256(name) mod count) are read, on top
+   * of the filters: N runs with shards 0..N-1 read each repository exactly once between them.
+   */
+  readonly shard?: Shard;
 }
 
 /**
@@ -37,13 +43,19 @@ export async function scan(opened: OpenedRegistry, options: ScanOptions = {}): P
     signal && opened.registry.withSignal ? opened.registry.withSignal(signal) : opened.registry;
   const inUseTags = inUseTagsByRepository(options.usages ?? [], registry.host, options.aliases);
   let manifests = 0;
+  const selected = options.repositories
+    ? options.repositories
+    : filters.length
+      ? (name: string) => repositorySelected(filters, name)
+      : undefined;
+  const { shard } = options;
+  const includeRepository =
+    shard && shard.count > 1
+      ? (name: string) => inShard(shard, name) && (selected?.(name) ?? true)
+      : selected;
   return scanRegistry(registry, {
     cache: opened.cache,
-    ...(options.repositories
-      ? { includeRepository: options.repositories }
-      : filters.length
-        ? { includeRepository: (name: string) => repositorySelected(filters, name) }
-        : {}),
+    ...(includeRepository ? { includeRepository } : {}),
     verifyTags: (repository) => inUseTags.get(repository) ?? [],
     onManifest: () => {
       throwIfAborted(signal, "scan");

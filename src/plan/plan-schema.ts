@@ -63,6 +63,14 @@ export const planSchema = z.object({
     keep: z.number().int().nonnegative().nullable(),
     untagged: z.boolean(),
   }),
+  /**
+   * With `--shard I/N`: this plan covers only the repositories whose name hashes to shard `index`
+   * of `count` (the other shards' runs plan the rest).
+   */
+  shard: z
+    .object({ index: z.number().int().nonnegative(), count: z.number().int().positive() })
+    .refine((s) => s.index < s.count, "shard index must be below count")
+    .optional(),
   summary: z.object({
     repositories: z.number().int().nonnegative(),
     manifests: z.number().int().nonnegative(),

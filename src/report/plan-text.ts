@@ -9,7 +9,7 @@ export function formatPlanText(plan: Plan, now: Date): string {
   const o = plan.options;
   lines.push(`regsweep plan for ${plan.registry} (${plan.createdAt})`);
   lines.push(
-    `filters: ${o.filters.join(" ") || "(none)"}   ago: ${o.ago ?? "any"}   keep: ${o.keep ?? 0}   untagged: ${o.untagged ? "yes" : "no"}`,
+    `filters: ${o.filters.join(" ") || "(none)"}   ago: ${o.ago ?? "any"}   keep: ${o.keep ?? 0}   untagged: ${o.untagged ? "yes" : "no"}${plan.shard ? `   shard: ${plan.shard.index}/${plan.shard.count}` : ""}`,
   );
   // First, not among the warnings at the end: every DELETE below may be an image something runs.
   if (plan.warnings.includes(NO_USAGE_SOURCES_WARNING))

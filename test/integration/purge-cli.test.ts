@@ -331,7 +331,7 @@ describe("exit codes and refusals", () => {
         "--registry",
         url,
         "--filter",
-        `${p}/.*`,
+        `${p}/.*:.*`,
         "--in-use-file",
         "-",
         "--format",

@@ -148,7 +148,7 @@ describe("decideRepository: --untagged", () => {
 
   it("still needs a repository filter match", () => {
     const u = image("u", { age: 100 });
-    expect(decide(repo("other/app", u), policy({ filter: "team/.*", untagged: true })).action(u)).toBe(
+    expect(decide(repo("other/app", u), policy({ filter: "team/.*:.*", untagged: true })).action(u)).toBe(
       "keep",
     );
   });

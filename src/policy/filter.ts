@@ -148,3 +148,8 @@ function topLevelColons(text: string): number[] {
 export function repositorySelected(filters: readonly Filter[], repository: string): boolean {
   return filters.some((f) => f.repository.test(repository));
 }
+
+/** `scan --filter` selects repositories only: a bare REPO_REGEX is accepted, as is REPO_REGEX:TAG_REGEX. */
+export function parseRepositoryFilter(text: string): Filter {
+  return parseFilter(topLevelColons(text).length === 0 && text !== "" ? `${text}:.*` : text);
+}

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { FilterError, parseFilter, repositorySelected } from "../../src/policy/filter.js";
+import {
+  FilterError,
+  parseFilter,
+  parseRepositoryFilter,
+  repositorySelected,
+} from "../../src/policy/filter.js";
 
 describe("parseFilter reads --filter REPO_REGEX:TAG_REGEX as acr purge does", () => {
   it("splits at the first ':' into repository and tag parts", () => {
@@ -129,5 +134,14 @@ describe("parseFilter reads --filter REPO_REGEX:TAG_REGEX as acr purge does", ()
     ["invalid quantifier", "app:*"],
   ])("rejects an invalid filter with FilterError (%s)", (_why, text) => {
     expect(() => parseFilter(text)).toThrow(FilterError);
+  });
+});
+
+describe("parseRepositoryFilter (scan --filter) selects repositories", () => {
+  it("accepts a bare repository regex, anchored, as well as REPO_REGEX:TAG_REGEX", () => {
+    expect(parseRepositoryFilter("team/.*").repository.test("team/api")).toBe(true);
+    expect(parseRepositoryFilter("team").repository.test("team/api")).toBe(false);
+    expect(parseRepositoryFilter("team/.*:v1").tag.test("v1")).toBe(true);
+    expect(() => parseRepositoryFilter("a:b:c")).toThrow(FilterError);
   });
 });

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import type { Plan } from "../plan/plan-schema.js";
-import { parseDuration } from "../policy/duration.js";
+import { parseAgo } from "../policy/duration.js";
 import { VERSION } from "../version.js";
 import type { ItemResult } from "./execute-plan.js";
 
@@ -35,7 +35,7 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
   const counts = { deleted: 0, untagged: 0, "already-gone": 0, skipped: 0, failed: 0 };
   for (const r of results) counts[r.status]++;
   const attempted = results.length;
-  const agoMs = plan.options.ago ? (parseDuration(plan.options.ago) ?? 0) : 0;
+  const agoMs = plan.options.ago ? (parseAgo(plan.options.ago) ?? 0) : 0;
   const olderThanThreshold = [...plan.delete, ...plan.keep].filter(
     (m) => m.created && input.startedAt.getTime() - Date.parse(m.created) > agoMs,
   ).length;

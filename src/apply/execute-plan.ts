@@ -130,7 +130,8 @@ export async function executePlan(
     for (const entry of pending) {
       const why =
         options.heldBack?.get(`${entry.repository}@${entry.digest}`) ??
-        tagDrift(live.tags, entry.digest, entry.tags);
+        tagDrift(live.tags, entry.digest, entry.tags) ??
+        (await lockedNow(registry, entry));
       if (why) reasons.set(entry, why);
     }
     const [first] = reasons;
@@ -226,6 +227,19 @@ export async function executePlan(
   if (refused) throw refused;
   if (stopped) throw stopped;
   return { results, interrupted };
+}
+
+/**
+ * Why a planned manifest is locked now, by the registry's single reads of the manifest and of
+ * each of its tags (ACR); undefined when nothing is locked or the registry has no locks.
+ */
+async function lockedNow(registry: Registry, entry: DeleteEntry): Promise<string | undefined> {
+  if (!registry.liveLocks) return undefined;
+  const locks = await registry.liveLocks(entry.repository, entry.digest as Digest, entry.tags);
+  if (locks.manifest) return "locked: the registry now marks the manifest locked (delete or write disabled)";
+  if (locks.tags.length > 0)
+    return `locked: tag ${locks.tags.join(", ")} is locked (delete or write disabled)`;
+  return undefined;
 }
 
 /**

@@ -35,6 +35,8 @@ export interface PurgeFlags extends RegistryFlags, UsageFlags, PullRequestFlags 
   ago?: string;
   keep?: number;
   untagged?: boolean;
+  untaggedOnly?: boolean;
+  ageFrom?: "created" | "updated";
   scope?: "all" | "used-repositories";
   protectPulledWithin?: string;
   /** --shard I/N or auto/N as typed; parsed by parseShard. */
@@ -56,11 +58,11 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** Options shared by `plan`, `purge` and `run`: what to select and what protects. */
 export function addSelectionOptions(cmd: Command, filterRequired: boolean): Command {
+  // purge needs --filter unless --untagged-only (as acr purge): runPurge checks, once both are read.
   const filter = new Option(
     "--filter <repo:tag>",
-    "REPO_REGEX:TAG_REGEX, repeatable (repository anchored, tag not)",
+    `REPO_REGEX:TAG_REGEX, repeatable (repository anchored, tag not; RE2 syntax as acr purge)${filterRequired ? "; required unless --untagged-only" : ""}`,
   ).argParser(collect);
-  if (filterRequired) filter.makeOptionMandatory();
   return addUsageOptions(
     addPullRequestOptions(addRegistryOptions(cmd))
       .addOption(filter)
@@ -72,6 +74,16 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
         ).argParser(positiveInt("--keep")),
       )
       .option("--untagged", "purge untagged manifests too")
+      .option(
+        "--untagged-only",
+        "purge only untagged manifests, no tagged ones; --filter optional (its tag part is ignored)",
+      )
+      .addOption(
+        new Option(
+          "--age-from <time>",
+          "which time --ago and --keep read: created (default) or updated (ACR's last update, as acr purge)",
+        ).choices(["created", "updated"]),
+      )
       .option(
         "--protect-pulled-within <duration>",
         "keep what the registry says was pulled within this long (30d; ECR records pulls)",
@@ -103,6 +115,12 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
   if (command === "plan" && flags.apply)
     throw new UsageError("plan never deletes: use purge --apply or apply PLAN.json");
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard, process.env);
+  const untaggedOnly = flags.untaggedOnly ?? config.policy.untaggedOnly;
+  if (command === "purge" && !cliFlags.filter?.length && !untaggedOnly) {
+    throw new UsageError(
+      "purge needs --filter 'REPO_REGEX:TAG_REGEX' (e.g. --filter 'team/api:.*'), or --untagged-only to purge untagged manifests of every repository",
+    );
+  }
   const sources = usageSourcesOf(config, flags, readStdinOnce);
   refuseSharedStdin(sources, flags.passwordStdin);
   if (sources.length === 0 && flags.apply && flags.usageSources !== false) {
@@ -113,6 +131,8 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     ...((flags.ago ?? config.policy.ago) !== undefined ? { ago: flags.ago ?? config.policy.ago } : {}),
     ...((flags.keep ?? config.policy.keep) !== undefined ? { keep: flags.keep ?? config.policy.keep } : {}),
     untagged: flags.untagged ?? config.policy.untagged,
+    ...(untaggedOnly ? { untaggedOnly } : {}),
+    ...((flags.ageFrom ?? config.policy.ageFrom) ? { ageFrom: flags.ageFrom ?? config.policy.ageFrom } : {}),
     scope: flags.scope ?? config.policy.scope,
     ...((flags.protectPulledWithin ?? config.policy.protectPulledWithin)
       ? { protectPulledWithin: flags.protectPulledWithin ?? config.policy.protectPulledWithin }

@@ -3,7 +3,7 @@ import type { Inventory } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 import { scan } from "../pipeline/scan.js";
 import { loadUsageFindings } from "../pipeline/usages.js";
-import { parseFilter, repositorySelected } from "../policy/filter.js";
+import { parseRepositoryFilter, repositorySelected } from "../policy/filter.js";
 import { formatBytes } from "../report/format-bytes.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
 import { sourceTimeoutMs } from "../usage/load-usages.js";
@@ -66,7 +66,7 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
   const config = await loadConfig(cliFlags.config);
   const flags = { ...cliFlags, ...withConfig(cliFlags, config) };
   const filters = flags.filter ?? [];
-  filters.forEach(parseFilter); // a bad filter is bad usage before any request
+  filters.forEach(parseRepositoryFilter); // a bad filter is bad usage before any request
   const sources = usageSourcesOf(config, flags, readStdinOnce);
   refuseSharedStdin(sources, flags.passwordStdin);
   const aliases = aliasesOf(config, flags);
@@ -89,7 +89,7 @@ export async function runScan(cliFlags: ScanFlags): Promise<number> {
         }),
       ),
     );
-    const parsedFilters = filters.map(parseFilter);
+    const parsedFilters = filters.map(parseRepositoryFilter);
     const unused = unusedReferences(
       inventory,
       records,

@@ -287,6 +287,14 @@ export const configSchema = z
         ago: z.string().optional().describe("only older than this: 30d, 1d12h, 90m"),
         keep: z.number().int().nonnegative().optional(),
         untagged: z.boolean().default(false),
+        untaggedOnly: z
+          .boolean()
+          .optional()
+          .describe("only untagged manifests, no tagged ones (acr purge --untagged-only)"),
+        ageFrom: z
+          .enum(["created", "updated"])
+          .optional()
+          .describe("which time ago and keep read: created (default) or updated (ACR's lastUpdateTime)"),
         protectPulledWithin: z
           .string()
           .optional()

@@ -24,12 +24,16 @@ export interface ManifestNode {
   /** ISO time, absent when unknown. */
   readonly created?: string;
   readonly ageSource: AgeSource;
+  /** When the registry last updated it (ACR's lastUpdateTime, ISO); absent where the registry keeps none. */
+  readonly updated?: string;
   /** `os/arch[/variant]` for a child listed with a platform. */
   readonly platform?: string;
   /** Manifest + config + layers; for an index, its own body plus its children's sizes. */
   readonly sizeBytes: number;
   /** ACR lock: deleteEnabled false or writeEnabled false. */
   readonly locked?: boolean;
+  /** Its tags the registry marks locked (ACR tag attributes): a locked tag keeps the manifest. */
+  readonly lockedTags?: readonly string[];
   /** When the registry last recorded a pull of it (ECR's lastRecordedPullTime), where it records pulls. */
   readonly lastPulled?: string;
   /** Who owns it, from the annotation or config label the scan was told to read (OwnerSource). */

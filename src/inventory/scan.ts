@@ -299,7 +299,9 @@ export async function scanRepository(
         const registryFacts = own
           ? {
               ...(own.created ? { created: own.created, ageSource: "registry" as const } : {}),
+              ...(own.updated ? { updated: own.updated } : {}),
               ...(own.locked ? { locked: true } : {}),
+              ...(own.lockedTags?.length ? { lockedTags: own.lockedTags } : {}),
               ...(own.lastPulled ? { lastPulled: own.lastPulled } : {}),
             }
           : {};

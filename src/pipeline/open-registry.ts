@@ -42,6 +42,25 @@ export interface OpenRegistryOptions extends RunOptions {
 
 export type RegistryType = "distribution" | "acr" | "ecr" | "oci-layout";
 
+/**
+ * ACR's documented limits per SKU: reads 1,000 / 3,000 / 10,000 and writes 100 / 500 / 2,000 per
+ * minute (Basic / Standard / Premium). The default stays under Basic's reads; a 429 (writes past
+ * Basic's, or a busy registry) pauses the whole transport and is retried, as for any registry.
+ */
+export const ACR_DEFAULT_RPS = 15;
+/** acr purge's cap on parallel requests, which ACR recommends. */
+export const ACR_MAX_CONCURRENCY = 32;
+
+/** Requests in flight and per second for a registry flavour: what was asked, within ACR's limits. */
+export function requestLimits(
+  type: "distribution" | "acr" | "ecr",
+  options: Pick<OpenRegistryOptions, "concurrency" | "rps">,
+): { concurrency: number; rps?: number } {
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  if (type !== "acr") return { concurrency, ...(options.rps ? { rps: options.rps } : {}) };
+  return { concurrency: Math.min(concurrency, ACR_MAX_CONCURRENCY), rps: options.rps ?? ACR_DEFAULT_RPS };
+}
+
 /** A registry ready to scan, plan against, apply to or restore into; close() when done. */
 export interface OpenedRegistry {
   readonly registry: Registry;
@@ -74,11 +93,15 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
       close: async () => {},
     };
   }
+  const auto = options.registryType === undefined || options.registryType === "auto";
+  const acr = options.registryType === "acr" || (auto && looksLikeAcr(target.host));
+  const ecr = options.registryType === "ecr" || (auto && looksLikeEcr(target.host));
+  const limits = requestLimits(acr ? "acr" : ecr ? "ecr" : "distribution", options);
   const transport = new HttpTransport({
     insecure: options.insecure ?? false,
     ...(options.caFile ? { caFile: options.caFile } : {}),
-    concurrency: Math.max(1, options.concurrency ?? 8),
-    ...(options.rps ? { rps: options.rps } : {}),
+    concurrency: limits.concurrency,
+    ...(limits.rps ? { rps: limits.rps } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -88,9 +111,6 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
       : options.username !== undefined && options.password !== undefined
         ? { username: options.username, password: options.password }
         : undefined;
-  const auto = options.registryType === undefined || options.registryType === "auto";
-  const acr = options.registryType === "acr" || (auto && looksLikeAcr(target.host));
-  const ecr = options.registryType === "ecr" || (auto && looksLikeEcr(target.host));
   if (acr && !credentials && options.azure) {
     try {
       const { azureContext } = await import("../usage/azure/azure-context.js");

@@ -5,7 +5,7 @@ import { buildPlan } from "../plan/build-plan.js";
 import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { recordCleanups } from "../plan/record-cleanups.js";
-import { parseDuration } from "../policy/duration.js";
+import { parseAgo, parseDuration } from "../policy/duration.js";
 import { parseFilter } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import { type RecordIndex, type Resolution, resolveRecords, resolveUsages } from "../usage/resolve.js";
@@ -20,6 +20,10 @@ export interface PolicySpec {
   /** Keep the newest N distinct digests that would otherwise be deleted, per repository. */
   readonly keep?: number;
   readonly untagged?: boolean;
+  /** acr purge --untagged-only: only untagged manifests; no filter means every repository. */
+  readonly untaggedOnly?: boolean;
+  /** What --ago and --keep read: created (default) or updated (ACR's lastUpdateTime, as acr purge). */
+  readonly ageFrom?: "created" | "updated";
   readonly scope?: "all" | "used-repositories";
   /** `30d`: keep what the registry says was pulled within this long (ECR records pulls). */
   readonly protectPulledWithin?: string;
@@ -27,9 +31,11 @@ export interface PolicySpec {
 
 /** A PurgePolicy from its written form; a filter or duration that does not parse is a UsageError. */
 export function purgePolicy(spec: PolicySpec): PurgePolicy & { readonly ago?: string } {
-  const agoMs = spec.ago === undefined ? undefined : parseDuration(spec.ago);
+  const agoMs = spec.ago === undefined ? undefined : parseAgo(spec.ago);
   if (spec.ago !== undefined && agoMs === undefined) {
-    throw new UsageError(`--ago ${JSON.stringify(spec.ago)} is not a duration (examples: 30d, 1d12h, 90m)`);
+    throw new UsageError(
+      `--ago ${JSON.stringify(spec.ago)} is not a duration (examples: 30d, 1d12h, 90m, -1d for any age)`,
+    );
   }
   const pulledMs =
     spec.protectPulledWithin === undefined ? undefined : parseDuration(spec.protectPulledWithin);
@@ -38,12 +44,23 @@ export function purgePolicy(spec: PolicySpec): PurgePolicy & { readonly ago?: st
       `--protect-pulled-within ${JSON.stringify(spec.protectPulledWithin)} is not a duration (examples: 30d, 12h)`,
     );
   }
+  if (spec.untagged && spec.untaggedOnly) {
+    throw new UsageError(
+      "--untagged and --untagged-only contradict each other: give one (acr purge refuses both too)",
+    );
+  }
+  if (spec.ageFrom !== undefined && spec.ageFrom !== "created" && spec.ageFrom !== "updated") {
+    throw new UsageError(`--age-from ${JSON.stringify(spec.ageFrom)}: use created or updated`);
+  }
+  const filters = spec.filters.length === 0 && spec.untaggedOnly ? [".*:.*"] : spec.filters;
   return {
     ...(pulledMs ? { protectPulledWithinMs: pulledMs } : {}),
-    filters: spec.filters.map(parseFilter),
+    filters: filters.map(parseFilter),
     ...(agoMs !== undefined ? { agoMs, ago: spec.ago } : {}),
     ...(spec.keep !== undefined ? { keep: spec.keep } : {}),
     untagged: spec.untagged ?? false,
+    ...(spec.untaggedOnly ? { untaggedOnly: true } : {}),
+    ...(spec.ageFrom ? { ageFrom: spec.ageFrom } : {}),
     ...(spec.scope ? { scope: spec.scope } : {}),
   };
 }
@@ -97,6 +114,8 @@ export function planWithResolution(input: PlanInput): { plan: Plan; resolution: 
       ago,
       keep: policy.keep ?? null,
       untagged: policy.untagged,
+      ...(policy.untaggedOnly ? { untaggedOnly: true } : {}),
+      ...(policy.ageFrom ? { ageFrom: policy.ageFrom } : {}),
     },
   });
   if (input.sourceCount === 0) result.warnings.unshift(NO_USAGE_SOURCES_WARNING);
@@ -126,7 +145,9 @@ function withTargets(policy: PurgePolicy, targeting: boolean, records: RecordInd
 export function asPurgePolicy(policy: PurgePolicy | PolicySpec): PurgePolicy {
   const written =
     policy.filters.some((f) => typeof f === "string") ||
-    (typeof (policy as PolicySpec).ago === "string" && !("agoMs" in policy));
+    (typeof (policy as PolicySpec).ago === "string" && !("agoMs" in policy)) ||
+    // --untagged-only may come without filters; a parsed policy always has them.
+    (policy.filters.length === 0 && policy.untaggedOnly === true);
   return written ? purgePolicy(policy as PolicySpec) : (policy as PurgePolicy);
 }
 

@@ -1,7 +1,7 @@
 import { throwIfAborted } from "../errors.js";
 import type { Inventory, OwnerSource } from "../inventory/graph.js";
 import { scanRegistry } from "../inventory/scan.js";
-import { parseFilter, repositorySelected } from "../policy/filter.js";
+import { parseRepositoryFilter, repositorySelected } from "../policy/filter.js";
 import { inShard, type Shard } from "../policy/shard.js";
 import { inUseTagsByRepository } from "../usage/in-use-tags.js";
 import type { Usage } from "../usage/usage.js";
@@ -36,7 +36,7 @@ export interface ScanOptions extends RunOptions {
  * completed and bodies that do not match their digest fail the scan.
  */
 export async function scan(opened: OpenedRegistry, options: ScanOptions = {}): Promise<Inventory> {
-  const filters = (options.filters ?? []).map(parseFilter);
+  const filters = (options.filters ?? []).map(parseRepositoryFilter);
   const { signal } = options;
   throwIfAborted(signal, "scan");
   const registry =

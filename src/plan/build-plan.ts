@@ -72,29 +72,38 @@ export function buildPlan(input: PlanInput): Plan {
       `registry ${inventory.registry} recorded no pull times (ECR does; plain distribution and OCI layouts do not): --protect-pulled-within protected nothing`,
     );
   }
-  if (policy.untagged && !inventory.listsUntagged) {
+  if ((policy.untagged || policy.untaggedOnly) && !inventory.listsUntagged) {
     warnings.push(
-      `registry ${inventory.registry} cannot list untagged manifests (the distribution API has no such call): --untagged reached only index children and referrers`,
+      `registry ${inventory.registry} cannot list untagged manifests (the distribution API has no such call): ${policy.untaggedOnly ? "--untagged-only" : "--untagged"} reached only index children and referrers`,
     );
   }
-  const oldInUse = policy.agoMs
-    ? keepEntries.flatMap((k) => {
-        const age = k.created ? now.getTime() - Date.parse(k.created) : 0;
-        const usedBy = k.reasons.filter((r) => r.rule === "in-use").map((r) => r.source ?? r.detail);
-        if (usedBy.length === 0 || !k.created || age <= (policy.agoMs ?? 0)) return [];
-        const daysOverThreshold = Math.floor((age - (policy.agoMs ?? 0)) / 86_400_000);
-        return [
-          {
-            repository: k.repository,
-            digest: k.digest,
-            tags: k.tags,
-            created: k.created,
-            daysOverThreshold,
-            usedBy,
-          },
-        ];
-      })
-    : [];
+  if (
+    policy.ageFrom === "updated" &&
+    !inventory.repositories.some((r) => r.manifests.some((m) => m.updated !== undefined))
+  ) {
+    warnings.push(
+      `registry ${inventory.registry} keeps no update times (ACR does; plain distribution and OCI layouts do not): --age-from updated read the creation times`,
+    );
+  }
+  const oldInUse =
+    policy.agoMs && policy.agoMs > 0
+      ? keepEntries.flatMap((k) => {
+          const age = k.created ? now.getTime() - Date.parse(k.created) : 0;
+          const usedBy = k.reasons.filter((r) => r.rule === "in-use").map((r) => r.source ?? r.detail);
+          if (usedBy.length === 0 || !k.created || age <= (policy.agoMs ?? 0)) return [];
+          const daysOverThreshold = Math.floor((age - (policy.agoMs ?? 0)) / 86_400_000);
+          return [
+            {
+              repository: k.repository,
+              digest: k.digest,
+              tags: k.tags,
+              created: k.created,
+              daysOverThreshold,
+              usedBy,
+            },
+          ];
+        })
+      : [];
   const untag =
     policy.pullRequests?.action === "untag" ? untagEntries(policy.pullRequests, kept, resolution) : undefined;
   const pullRequests = policy.pullRequests

@@ -62,6 +62,10 @@ export const planSchema = z.object({
     ago: z.string().nullable(),
     keep: z.number().int().nonnegative().nullable(),
     untagged: z.boolean(),
+    /** acr purge --untagged-only; absent in plans of older versions: false. */
+    untaggedOnly: z.boolean().optional(),
+    /** The time --ago and --keep read; absent in plans of older versions: created. */
+    ageFrom: z.enum(["created", "updated"]).optional(),
   }),
   /**
    * With `--shard I/N`: this plan covers only the repositories whose name hashes to shard `index`

@@ -23,3 +23,27 @@ export function parseDuration(text: string): number | undefined {
   }
   return total;
 }
+
+/** acr purge caps `--ago` at 150 years (of 365 days) rather than overflow. */
+export const MAX_AGO_MS = 150 * 365 * 86_400_000;
+
+/**
+ * Parses `--ago` exactly as acr purge does: an optional signed whole number of days, then an
+ * optional signed Go duration (`30d`, `1d12h`, `90m`, `-1d`, `1d-2h`). A negative result means
+ * "everything is old enough"; anything over 150 years is 150 years. Returns milliseconds (negative
+ * allowed), or undefined when the text is not a duration.
+ */
+export function parseAgo(text: string): number | undefined {
+  const m = /^([-+]?\d+)d(.*)$/.exec(text.trim());
+  const daysMs = m ? Number(m[1]) * 86_400_000 : 0;
+  const rest = m ? (m[2] ?? "") : text.trim();
+  let restMs = 0;
+  if (rest !== "" || !m) {
+    const sign = rest.startsWith("-") ? -1 : 1;
+    const unsigned = parseDuration(rest.replace(/^[-+]/, ""));
+    // Days come first, as in acr purge: a `d` after another unit is not a duration.
+    if (unsigned === undefined || /d/.test(rest)) return undefined;
+    restMs = sign * unsigned;
+  }
+  return Math.min(daysMs + restMs, MAX_AGO_MS);
+}

@@ -13,6 +13,17 @@ export interface PurgePolicy {
   readonly keep?: number;
   /** Untagged top-level manifests are candidates too. */
   readonly untagged: boolean;
+  /**
+   * acr purge --untagged-only: only untagged manifests are candidates; no tagged manifest is
+   * selected, and only the repository part of a filter counts. Implies untagged.
+   */
+  readonly untaggedOnly?: boolean;
+  /**
+   * Which time --ago and --keep read: created (the registry's push time, else the config's; the
+   * default) or updated (ACR's lastUpdateTime, as acr purge; where the registry keeps none, the
+   * creation time stands in).
+   */
+  readonly ageFrom?: "created" | "updated";
   /** used-repositories: delete only in repositories some usage source references (the AKS script's rule). */
   readonly scope?: "all" | "used-repositories";
   /**
@@ -70,6 +81,12 @@ export function decideRepository(
   for (const n of repo.manifests) {
     if (n.locked)
       addKeep(n.digest, { rule: "locked", detail: "the registry marks it locked (delete disabled)" });
+    if (n.lockedTags?.length) {
+      addKeep(n.digest, {
+        rule: "locked",
+        detail: `tag ${n.lockedTags.join(", ")} is locked (delete or write disabled), so its manifest stays`,
+      });
+    }
     const window = policy.protectPulledWithinMs;
     if (window && n.lastPulled && now.getTime() - Date.parse(n.lastPulled) <= window) {
       addKeep(n.digest, {
@@ -132,10 +149,11 @@ export function decideRepository(
   if (policy.keep && policy.keep > 0) {
     // Counted only after the closure above, so that a slot never goes to something that stays anyway.
     // As in acr purge, --keep counts tagged images; referrers never take a slot (they follow their subject).
+    const newest = newestFirst(policy);
     const countable = [...selected.keys()]
       .map((d) => nodes.get(d) as ManifestNode)
       .filter((n) => !keep.has(n.digest) && !n.subject && n.tags.length > 0)
-      .sort(newestFirst);
+      .sort(newest);
     const chosen = countable.slice(0, policy.keep);
     for (const n of chosen) {
       addKeep(n.digest, {
@@ -144,6 +162,22 @@ export function decideRepository(
       });
     }
     keepWhatKeptNeeds(chosen.map((n) => n.digest));
+    if (policy.untagged || policy.untaggedOnly) {
+      // acr purge applies --keep to the untagged manifests it deletes too, among them those whose
+      // tags it has just removed: of those, the newest N stay as well (here with their tags).
+      const untaggedPool = [...selected.keys()]
+        .map((d) => nodes.get(d) as ManifestNode)
+        .filter((n) => !keep.has(n.digest) && !n.subject)
+        .sort(newest);
+      const alsoKept = untaggedPool.slice(0, policy.keep);
+      for (const n of alsoKept) {
+        addKeep(n.digest, {
+          rule: "keep-newest-untagged",
+          detail: `one of the ${policy.keep} newest of ${untaggedPool.length} manifests --untagged would otherwise delete (acr purge keeps them too)`,
+        });
+      }
+      keepWhatKeptNeeds(alsoKept.map((n) => n.digest));
+    }
   }
 
   const decisions = new Map<Digest, Decision>();
@@ -194,6 +228,15 @@ function select(
     };
   }
   const reasons: Reason<DeleteRule>[] = [];
+  if (n.tags.length > 0 && policy.untaggedOnly) {
+    return {
+      selected: false,
+      reason: {
+        rule: "tagged",
+        detail: `tagged ${n.tags.join(", ")}; --untagged-only deletes only untagged manifests`,
+      },
+    };
+  }
   if (n.tags.length > 0) {
     // Deleting a manifest removes every tag on it, so every tag must be selected.
     const unmatched = n.tags.filter((t) => !filters.some((f) => f.tag.test(t)));
@@ -213,7 +256,7 @@ function select(
       reasons.push(...pr.reasons);
     }
   } else {
-    if (!policy.untagged) {
+    if (!policy.untagged && !policy.untaggedOnly) {
       return {
         selected: false,
         reason: {
@@ -222,25 +265,29 @@ function select(
         },
       };
     }
-    reasons.push({ rule: "untagged", detail: "untagged manifest (--untagged)" });
+    reasons.push({
+      rule: "untagged",
+      detail: `untagged manifest (${policy.untaggedOnly ? "--untagged-only" : "--untagged"})`,
+    });
   }
   if (policy.agoMs && policy.agoMs > 0) {
-    if (!n.created) {
+    const age = ageOf(n, policy);
+    if (!age.time) {
       return {
         selected: false,
-        reason: { rule: "age-unknown", detail: "no creation time known, so never older than --ago" },
+        reason: { rule: "age-unknown", detail: `no ${age.word} time known, so never older than --ago` },
       };
     }
-    const age = now.getTime() - Date.parse(n.created);
-    if (age <= policy.agoMs) {
+    const ms = now.getTime() - Date.parse(age.time);
+    if (ms <= policy.agoMs) {
       return {
         selected: false,
-        reason: { rule: "too-recent", detail: `created ${n.created}, not older than --ago` },
+        reason: { rule: "too-recent", detail: `${age.word} ${age.time}${age.note}, not older than --ago` },
       };
     }
     reasons.push({
       rule: "older-than",
-      detail: `created ${n.created} (${n.ageSource}), ${days(age)} days ago`,
+      detail: `${age.word} ${age.time} (${age.source})${age.note}, ${days(ms)} days ago`,
     });
   }
   if (n.subject && !nodes.has(n.subject)) {
@@ -304,11 +351,35 @@ function ancestors(digest: Digest, parents: ReadonlyMap<Digest, Digest[]>): Set<
   return found;
 }
 
+/**
+ * The time --ago and --keep read for a manifest: its creation time, or with ageFrom "updated" the
+ * registry's last update time (the creation time where the registry keeps none, and the reason says so).
+ */
+export function ageOf(
+  n: ManifestNode,
+  policy: Pick<PurgePolicy, "ageFrom">,
+): { time?: string; word: "created" | "updated"; source: string; note: string } {
+  if (policy.ageFrom === "updated") {
+    if (n.updated) return { time: n.updated, word: "updated", source: "registry", note: "" };
+    return {
+      ...(n.created ? { time: n.created } : {}),
+      word: "created",
+      source: n.ageSource,
+      note: n.created ? "; the registry keeps no update time, so the creation time stands in" : "",
+    };
+  }
+  return { ...(n.created ? { time: n.created } : {}), word: "created", source: n.ageSource, note: "" };
+}
+
 /** Unknown ages count as newest, so that doubt keeps an image rather than deleting it. */
-function newestFirst(a: ManifestNode, b: ManifestNode): number {
-  const ta = a.created ? Date.parse(a.created) : Number.POSITIVE_INFINITY;
-  const tb = b.created ? Date.parse(b.created) : Number.POSITIVE_INFINITY;
-  return tb - ta || a.digest.localeCompare(b.digest);
+function newestFirst(policy: Pick<PurgePolicy, "ageFrom">): (a: ManifestNode, b: ManifestNode) => number {
+  return (a, b) => {
+    const sa = ageOf(a, policy).time;
+    const sb = ageOf(b, policy).time;
+    const ta = sa ? Date.parse(sa) : Number.POSITIVE_INFINITY;
+    const tb = sb ? Date.parse(sb) : Number.POSITIVE_INFINITY;
+    return tb - ta || a.digest.localeCompare(b.digest);
+  };
 }
 
 function days(ms: number): number {

@@ -12,6 +12,8 @@ export type KeepRule =
   | "too-recent"
   | "age-unknown"
   | "keep-newest"
+  | "keep-newest-untagged"
+  | "tagged"
   | "pulled-recently"
   | "not-a-pull-request-tag"
   | "pull-request-open"

@@ -489,7 +489,7 @@ function stringList(json: unknown, field: string): string[] {
   return value as string[];
 }
 
-function parseJsonBody(body: Buffer, what: string): unknown {
+export function parseJsonBody(body: Buffer, what: string): unknown {
   try {
     return JSON.parse(body.toString("utf8"));
   } catch (error) {

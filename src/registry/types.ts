@@ -17,8 +17,12 @@ export type RegistryMetadata = ReadonlyMap<
   Digest,
   {
     readonly created?: string;
+    /** When the registry last updated it (ACR's lastUpdateTime, ISO 8601). */
+    readonly updated?: string;
     readonly locked: boolean;
     readonly tags: readonly string[];
+    /** Its tags the registry marks locked (ACR: the tag's deleteEnabled or writeEnabled false). */
+    readonly lockedTags?: readonly string[];
     /** When the registry last recorded a pull (ECR's lastRecordedPullTime, ISO 8601); absent: never, or not kept. */
     readonly lastPulled?: string;
   }
@@ -47,8 +51,19 @@ export interface RegistryReader {
   registryMetadata?(repository: string): Promise<RegistryMetadata>;
   /** This registry with every request also cancelled by `signal` (absent where nothing is in flight to cancel). */
   withSignal?(signal: AbortSignal): this;
+  /**
+   * The registry's lock on one manifest and on each of its tags, read with single GETs right before
+   * a deletion (ACR: its list view has disagreed with them). Absent where the registry has no locks.
+   */
+  liveLocks?(repository: string, digest: Digest, tags: readonly string[]): Promise<LiveLocks>;
   /** Referrers of a subject; undefined when the registry has no referrers API (use the tag fallback). */
   referrers(repository: string, subject: Digest): Promise<readonly Descriptor[] | undefined>;
+}
+
+/** What the registry's own single reads say is locked: the manifest itself, and which of the tags asked about. */
+export interface LiveLocks {
+  readonly manifest: boolean;
+  readonly tags: readonly string[];
 }
 
 export type DeleteOutcome = "deleted" | "not-found";

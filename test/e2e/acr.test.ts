@@ -37,7 +37,20 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
     tags: string[];
     createdTime: string;
     deleteEnabled: boolean;
+    /** ACR's lastUpdateTime; default the creation time. */
+    updatedTime?: string;
+    /** Tags whose own attributes say deleteEnabled: false. */
+    lockedTags?: string[];
+    /** What the single GET says while the list view still says unlocked (the views have disagreed). */
+    lockedWhenReadAlone?: boolean;
   }[] = [];
+  const singleReads: string[] = [];
+  const attributes = (deleteEnabled: boolean) => ({
+    deleteEnabled,
+    writeEnabled: true,
+    readEnabled: true,
+    listEnabled: true,
+  });
 
   beforeAll(async () => {
     const dir = await tempDir();
@@ -116,6 +129,26 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
       });
     }
 
+    // Locks and update times, in a repository of their own.
+    const lockCases: [string, string[], Partial<(typeof listed)[number]>][] = [
+      ["tag-locked", ["v1", "pinned"], { lockedTags: ["pinned"] }],
+      ["retagged", ["v2"], { updatedTime: iso(1) }],
+      ["locked-since-listing", ["v3"], { lockedWhenReadAlone: true }],
+      ["plain-old", ["v4"], {}],
+    ];
+    for (const [name, tags, extra] of lockCases) {
+      images[name] = buildImage({ seed: `acr locks ${name}`, created: iso(0) });
+      await pushManifest(client, "locks/app", images[name], [...tags]);
+      listed.push({
+        repo: "locks/app",
+        digest: images[name].digest,
+        tags: [...tags],
+        createdTime: iso(90),
+        deleteEnabled: true,
+        ...extra,
+      });
+    }
+
     acr = await startFaultProxy(registry.url, ({ method, url }) => {
       const u = new URL(url, "http://x");
       if (method === "POST" && u.pathname === "/oauth2/exchange") {
@@ -137,6 +170,65 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
         untagged.push(`${repo}:${decodeURIComponent(tag)}`);
         return { status: 202, body: {} };
       }
+      const oneManifest = /^\/acr\/v1\/(.+)\/_manifests\/(sha256:[0-9a-f]{64})$/.exec(u.pathname);
+      if (method === "GET" && oneManifest) {
+        singleReads.push(u.pathname);
+        const entry = listed.find((l) => l.repo === oneManifest[1] && l.digest === oneManifest[2]);
+        if (!entry) return { status: 404, body: { errors: [{ code: "MANIFEST_UNKNOWN" }] } };
+        return {
+          status: 200,
+          body: {
+            registry: "myacr.azurecr.io",
+            imageName: entry.repo,
+            manifest: {
+              digest: entry.digest,
+              tags: entry.tags,
+              changeableAttributes: attributes(entry.deleteEnabled && !entry.lockedWhenReadAlone),
+            },
+          },
+        };
+      }
+      const oneTag = /^\/acr\/v1\/(.+)\/_tags\/([^/]+)$/.exec(u.pathname);
+      if (method === "GET" && oneTag) {
+        singleReads.push(u.pathname);
+        const tag = decodeURIComponent(oneTag[2] ?? "");
+        const entry = listed.find((l) => l.repo === oneTag[1] && l.tags.includes(tag));
+        if (!entry) return { status: 404, body: { errors: [{ code: "TAG_UNKNOWN" }] } };
+        return {
+          status: 200,
+          body: {
+            registry: "myacr.azurecr.io",
+            imageName: entry.repo,
+            tag: {
+              name: tag,
+              digest: entry.digest,
+              changeableAttributes: attributes(!entry.lockedTags?.includes(tag)),
+            },
+          },
+        };
+      }
+      const tagList = /^\/acr\/v1\/(.+)\/_tags$/.exec(u.pathname);
+      if (method === "GET" && tagList) {
+        return {
+          status: 200,
+          body: {
+            registry: "myacr.azurecr.io",
+            imageName: tagList[1],
+            tags: listed
+              .filter((l) => l.repo === tagList[1])
+              .flatMap((l) =>
+                l.tags.map((name) => ({
+                  name,
+                  digest: l.digest,
+                  createdTime: l.createdTime,
+                  lastUpdateTime: l.updatedTime ?? l.createdTime,
+                  signed: false,
+                  changeableAttributes: attributes(!l.lockedTags?.includes(name)),
+                })),
+              ),
+          },
+        };
+      }
       const m = /^\/acr\/v1\/(.+)\/_manifests$/.exec(u.pathname);
       if (!m) return null;
       // Two per page, the next page in a Link header, as ACR pages.
@@ -155,15 +247,10 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
             digest: l.digest,
             imageSize: 1000,
             createdTime: l.createdTime,
-            lastUpdateTime: l.createdTime,
+            lastUpdateTime: l.updatedTime ?? l.createdTime,
             mediaType: "application/vnd.oci.image.manifest.v1+json",
             tags: l.tags,
-            changeableAttributes: {
-              deleteEnabled: l.deleteEnabled,
-              writeEnabled: true,
-              readEnabled: true,
-              listEnabled: true,
-            },
+            changeableAttributes: attributes(l.deleteEnabled),
           })),
         },
       };
@@ -286,5 +373,78 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
     } finally {
       await ado.stop();
     }
+  });
+
+  it("keeps a manifest with a locked tag, reads --age-from updated, and re-reads locks with single GETs before deleting", async () => {
+    const dir = await tempDir();
+    const env = { REGSWEEP_AZURE_TOKEN: ENTRA };
+    const common = [
+      "--registry",
+      acr.url,
+      "--registry-type",
+      "acr",
+      "--filter",
+      "locks/.*:.*",
+      "--ago",
+      "30d",
+      "--no-cache",
+      "--no-usage-sources",
+      "--audit-dir",
+      join(dir, "audits"),
+      "--format",
+      "json",
+    ];
+    const digestOf = (name: string) => images[name]?.digest;
+
+    // By default --ago reads the push time: the image re-tagged yesterday is 90 days old.
+    const byCreation = await runCli(["purge", ...common], { env });
+    expect(byCreation.code, byCreation.stderr).toBe(0);
+    const created = planSchema.parse(JSON.parse(byCreation.stdout));
+    expect(created.delete.map((d) => d.digest)).toContain(digestOf("retagged"));
+    expect(created.options.ageFrom).toBeUndefined();
+
+    const planFile = join(dir, "plan.json");
+    const byUpdate = await runCli(["purge", ...common, "--age-from", "updated", "-o", planFile], { env });
+    expect(byUpdate.code, byUpdate.stderr).toBe(0);
+    const updated = planSchema.parse(JSON.parse(byUpdate.stdout));
+    expect(updated.options.ageFrom).toBe("updated");
+    const keepRules = (name: string) =>
+      updated.keep.find((k) => k.digest === digestOf(name))?.reasons.map((r) => r.rule);
+    expect(keepRules("retagged")).toEqual(["too-recent"]);
+    expect(keepRules("tag-locked")).toContain("locked");
+    expect(updated.keep.find((k) => k.digest === digestOf("tag-locked"))?.reasons[0]?.detail).toMatch(
+      /tag pinned is locked/,
+    );
+    // The list view says these two can go.
+    expect(updated.delete.map((d) => d.digest).sort()).toEqual(
+      [digestOf("locked-since-listing"), digestOf("plain-old")].sort(),
+    );
+
+    singleReads.length = 0;
+    const applied = await runCli(
+      ["apply", planFile, "--yes", "--no-usage-sources", "--audit-dir", join(dir, "audits")],
+      {
+        env,
+      },
+    );
+    expect(applied.code, applied.stderr).toBe(0);
+    // The single GETs of each planned manifest and of its tags decided, not the list.
+    expect(singleReads).toEqual(
+      expect.arrayContaining([
+        `/acr/v1/locks/app/_manifests/${digestOf("locked-since-listing")}`,
+        "/acr/v1/locks/app/_tags/v3",
+        `/acr/v1/locks/app/_manifests/${digestOf("plain-old")}`,
+        "/acr/v1/locks/app/_tags/v4",
+      ]),
+    );
+    expect(applied.stderr).toMatch(/locked: the registry now marks the manifest locked/);
+    const { registry: client } = connect(
+      registry.url,
+      {},
+      { credentials: { username: ACR_REFRESH_TOKEN_USER, password: REFRESH } },
+    );
+    expect(await client.headManifest("locks/app", digestOf("locked-since-listing") ?? "")).toBeDefined();
+    expect(await client.headManifest("locks/app", digestOf("plain-old") ?? "")).toBeUndefined();
+    expect(await client.headManifest("locks/app", digestOf("tag-locked") ?? "")).toBeDefined();
   });
 });

@@ -86,7 +86,7 @@ describe("regsweep purge against a real registry", () => {
     "30d",
     "--keep",
     "1",
-    "--untagged",
+    // No --untagged: with it, --keep 1 would keep one more of what --untagged deletes (as acr purge).
     "--in-use-file",
     inUseFile,
     "--cache-dir",
@@ -234,7 +234,7 @@ describe("purge selection flags", () => {
   });
 
   it("the repository regex is anchored: svc does not select other", async () => {
-    const result = await plan("--filter", `${p}/ot`, "--ago", "1d");
+    const result = await plan("--filter", `${p}/ot:.*`, "--ago", "1d");
     expect(result.summary.repositories).toBe(0);
     const all = await plan("--filter", `${p}/(svc|other):.*`, "--ago", "1d");
     expect(all.summary.repositories).toBe(2);
@@ -331,7 +331,7 @@ describe("exit codes and refusals", () => {
         "--registry",
         url,
         "--filter",
-        `${p}/.*`,
+        `${p}/.*:.*`,
         "--in-use-file",
         "-",
         "--format",

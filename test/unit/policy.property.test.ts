@@ -36,7 +36,7 @@ const REPO = "team/app";
 const TAG_POOL = ["latest", "v1", "v2", "v3", "dev", "release"] as const;
 const FILTER_POOL = [
   ".*:.*",
-  "team/.*",
+  "team/.*:.*",
   "team/app:^v",
   "team/app:v1|dev",
   "team/app:latest",

@@ -148,7 +148,7 @@ describe("decideRepository: --untagged", () => {
 
   it("still needs a repository filter match", () => {
     const u = image("u", { age: 100 });
-    expect(decide(repo("other/app", u), policy({ filter: "team/.*", untagged: true })).action(u)).toBe(
+    expect(decide(repo("other/app", u), policy({ filter: "team/.*:.*", untagged: true })).action(u)).toBe(
       "keep",
     );
   });
@@ -249,13 +249,15 @@ describe("decideRepository: --keep N", () => {
     expect(deletedOf(d, a, b, orphan)).toEqual([b, orphan]);
   });
 
-  it("never gives a slot to an untagged manifest", () => {
+  it("never gives a tagged slot to an untagged manifest; with --untagged the untagged get N slots of their own", () => {
     const u = image("u", { age: 0 });
     const a = image("a", { tags: ["v3"], age: 2 });
     const b = image("b", { tags: ["v2"], age: 3 });
     const d = decide(repo(APP, u, a, b), policy({ keep: 1, untagged: true }));
     expect(d.rules(a)).toEqual(["keep-newest"]);
-    expect(deletedOf(d, u, a, b)).toEqual([u, b]);
+    // As acr purge: of what --untagged would delete (u, and b once its tag is gone), the newest stays.
+    expect(d.rules(u)).toEqual(["keep-newest-untagged"]);
+    expect(deletedOf(d, u, a, b)).toEqual([b]);
   });
 
   it("keeps what a kept-newest index needs: its children and its signature", () => {

@@ -155,6 +155,12 @@ export const usageSourceSchema = z.discriminatedUnion("type", [
           "alias -> cluster, as the AKS cleanup script's config; default: every cluster in the subscriptions",
         ),
       namespaces,
+      access: z
+        .enum(["api", "run-command", "auto"])
+        .default("api")
+        .describe(
+          "api: the API server with user credentials; run-command: kubectl inside the cluster (private clusters); auto: run-command when the cluster is private or its API server does not answer",
+        ),
       optional,
     })
     .strict(),

@@ -117,14 +117,19 @@ export function namesSources(flags: UsageFlags & { config?: string }): boolean {
 /** The configured sources plus those the flags add. */
 export function usageSourcesOf(
   config: Config,
-  flags: UsageFlags & { registry?: string },
+  flags: UsageFlags & { registry?: string; protectPulledWithin?: string },
   readStdin: () => Promise<string>,
 ): UsageSource[] {
   const registryHost = hostOfRegistry(flags.registry ?? config.registry.url);
+  const pulledWithin = flags.protectPulledWithin ?? config.policy.protectPulledWithin;
   return buildUsageSources(
     withDominoFlags(config, flags),
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
-    { ...sourceDeps(config.azure, readStdin, process.env), ...(registryHost ? { registryHost } : {}) },
+    {
+      ...sourceDeps(config.azure, readStdin, process.env),
+      ...(registryHost ? { registryHost } : {}),
+      ...(pulledWithin ? { pulledWithin } : {}),
+    },
   );
 }
 

@@ -164,6 +164,30 @@ export const usageSourceSchema = z.discriminatedUnion("type", [
       optional,
     })
     .strict(),
+  z
+    .object({
+      type: z.literal("acrPullLogs"),
+      workspaceId: z
+        .string()
+        .min(1)
+        .describe(
+          "the Log Analytics workspace (customer) id the registry's diagnostic setting sends logs to",
+        ),
+      within: z
+        .string()
+        .optional()
+        .describe("how recent a pull keeps an image: 30d; default policy.protectPulledWithin"),
+      registry: z
+        .string()
+        .optional()
+        .describe("the registry's login server (myregistry.azurecr.io); default the registry being cleaned"),
+      endpoint: z
+        .string()
+        .optional()
+        .describe("the Logs query API; default https://api.loganalytics.io (tests, other clouds)"),
+      optional,
+    })
+    .strict(),
 ]);
 export type UsageSourceConfig = z.infer<typeof usageSourceSchema>;
 

@@ -1,5 +1,6 @@
 import type { Config, UsageSourceConfig } from "../config/config-schema.js";
 import { UsageError, UsageSourceError } from "../errors.js";
+import { parseDuration } from "../policy/duration.js";
 import type { AzureContext } from "./azure/azure-context.js";
 import { inUseFileSource } from "./in-use-file.js";
 import type { KubernetesSourceOptions } from "./kubernetes-source.js";
@@ -23,6 +24,8 @@ export interface SourceDeps {
   readonly env?: Record<string, string | undefined>;
   /** The registry being cleaned: what a database's host-less image names refer to. */
   readonly registryHost?: string;
+  /** The policy's protectPulledWithin (`30d`): the window of sources that read pull records. */
+  readonly pulledWithin?: string;
 }
 
 /**
@@ -155,6 +158,38 @@ export function sourcesFromConfig(source: UsageSourceConfig, deps: SourceDeps): 
                     }),
                 }
               : {}),
+          });
+        }),
+      ];
+    }
+    case "acrPullLogs": {
+      const within = source.within ?? deps.pulledWithin;
+      const label = `acrPullLogs (workspace ${source.workspaceId})`;
+      if (within === undefined)
+        throw new UsageError(
+          `usage source ${label}: no window — set policy.protectPulledWithin (--protect-pulled-within 30d) or the source's within`,
+        );
+      const withinMs = parseDuration(within);
+      if (!withinMs)
+        throw new UsageError(
+          `usage source ${label}: within ${JSON.stringify(within)} is not a duration (examples: 30d, 12h)`,
+        );
+      const loginServer = source.registry ?? deps.registryHost;
+      if (!loginServer)
+        throw new UsageError(
+          `usage source ${label}: no registry — give the registry's login server in registry:`,
+        );
+      return [
+        lazy(label, optional, async () => {
+          const context = await deps.azure();
+          return (await import("./azure/acr-pull-logs-source.js")).acrPullLogsSource({
+            workspaceId: source.workspaceId,
+            loginServer,
+            withinMs,
+            credential: context.credential,
+            ...(source.endpoint ? { endpoint: source.endpoint } : {}),
+            ...(context.clientOptions.tlsOptions ? { tlsOptions: context.clientOptions.tlsOptions } : {}),
+            optional,
           });
         }),
       ];

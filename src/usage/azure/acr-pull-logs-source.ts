@@ -112,7 +112,12 @@ export function usagesOfPulls(tables: readonly LogsTable[], loginServer: string)
         when instanceof Date && !Number.isNaN(when.getTime()) ? when.toISOString().slice(0, 10) : "?";
       const by = text(ip) ? ` by ${text(ip)}` : "";
       try {
-        usages.push({ reference: parseReference(raw), raw, source: `pulled ${day}${by} (Log Analytics)` });
+        usages.push({
+          reference: parseReference(raw),
+          raw,
+          source: `pulled ${day}${by} (Log Analytics)`,
+          pulledAt: day === "?" ? "unknown" : (when as Date).toISOString(),
+        });
       } catch (error) {
         // A row the registry could not have served (a malformed name) keeps nothing.
         if (!(error instanceof InvalidReferenceError)) throw error;

@@ -5,6 +5,7 @@ import type { Config } from "../config/config-schema.js";
 import { UsageError } from "../errors.js";
 import { parseRegistryTarget } from "../oci/reference.js";
 import type { Plan } from "../plan/plan-schema.js";
+import { parseDuration } from "../policy/duration.js";
 import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
 import { parseObjectIds } from "../usage/object-ids.js";
 import type { UsageSource } from "../usage/usage.js";
@@ -129,6 +130,7 @@ export function usageSourcesOf(
       ...sourceDeps(config.azure, readStdin, process.env),
       ...(registryHost ? { registryHost } : {}),
       ...(pulledWithin ? { pulledWithin } : {}),
+      durationMs: parseDuration,
     },
   );
 }

@@ -1,6 +1,5 @@
 import type { Config, UsageSourceConfig } from "../config/config-schema.js";
 import { UsageError, UsageSourceError } from "../errors.js";
-import { parseDuration } from "../policy/duration.js";
 import type { AzureContext } from "./azure/azure-context.js";
 import { inUseFileSource } from "./in-use-file.js";
 import type { KubernetesSourceOptions } from "./kubernetes-source.js";
@@ -26,6 +25,11 @@ export interface SourceDeps {
   readonly registryHost?: string;
   /** The policy's protectPulledWithin (`30d`): the window of sources that read pull records. */
   readonly pulledWithin?: string;
+  /**
+   * How durations (`30d`, `1d12h`) are read: the policy layer's parser, handed down because usage
+   * sits below policy. Without it a source that needs a window is refused.
+   */
+  readonly durationMs?: (text: string) => number | undefined;
 }
 
 /**
@@ -169,7 +173,7 @@ export function sourcesFromConfig(source: UsageSourceConfig, deps: SourceDeps): 
         throw new UsageError(
           `usage source ${label}: no window — set policy.protectPulledWithin (--protect-pulled-within 30d) or the source's within`,
         );
-      const withinMs = parseDuration(within);
+      const withinMs = deps.durationMs?.(within);
       if (!withinMs)
         throw new UsageError(
           `usage source ${label}: within ${JSON.stringify(within)} is not a duration (examples: 30d, 12h)`,

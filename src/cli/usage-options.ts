@@ -5,6 +5,7 @@ import type { Config } from "../config/config-schema.js";
 import { UsageError } from "../errors.js";
 import { parseRegistryTarget } from "../oci/reference.js";
 import type { Plan } from "../plan/plan-schema.js";
+import { parseDuration } from "../policy/duration.js";
 import { buildUsageSources, sourceDeps } from "../usage/build-sources.js";
 import { parseObjectIds } from "../usage/object-ids.js";
 import type { UsageSource } from "../usage/usage.js";
@@ -117,14 +118,20 @@ export function namesSources(flags: UsageFlags & { config?: string }): boolean {
 /** The configured sources plus those the flags add. */
 export function usageSourcesOf(
   config: Config,
-  flags: UsageFlags & { registry?: string },
+  flags: UsageFlags & { registry?: string; protectPulledWithin?: string },
   readStdin: () => Promise<string>,
 ): UsageSource[] {
   const registryHost = hostOfRegistry(flags.registry ?? config.registry.url);
+  const pulledWithin = flags.protectPulledWithin ?? config.policy.protectPulledWithin;
   return buildUsageSources(
     withDominoFlags(config, flags),
     { inUseFiles: flags.inUseFile, kubeconfig: flags.kubeconfig, contexts: flags.context },
-    { ...sourceDeps(config.azure, readStdin, process.env), ...(registryHost ? { registryHost } : {}) },
+    {
+      ...sourceDeps(config.azure, readStdin, process.env),
+      ...(registryHost ? { registryHost } : {}),
+      ...(pulledWithin ? { pulledWithin } : {}),
+      durationMs: parseDuration,
+    },
   );
 }
 

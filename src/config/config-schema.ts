@@ -155,6 +155,36 @@ export const usageSourceSchema = z.discriminatedUnion("type", [
           "alias -> cluster, as the AKS cleanup script's config; default: every cluster in the subscriptions",
         ),
       namespaces,
+      access: z
+        .enum(["api", "run-command", "auto"])
+        .default("api")
+        .describe(
+          "api: the API server with user credentials; run-command: kubectl inside the cluster (private clusters); auto: run-command when the cluster is private or its API server does not answer",
+        ),
+      optional,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("acrPullLogs"),
+      workspaceId: z
+        .string()
+        .min(1)
+        .describe(
+          "the Log Analytics workspace (customer) id the registry's diagnostic setting sends logs to",
+        ),
+      within: z
+        .string()
+        .optional()
+        .describe("how recent a pull keeps an image: 30d; default policy.protectPulledWithin"),
+      registry: z
+        .string()
+        .optional()
+        .describe("the registry's login server (myregistry.azurecr.io); default the registry being cleaned"),
+      endpoint: z
+        .string()
+        .optional()
+        .describe("the Logs query API; default https://api.loganalytics.io (tests, other clouds)"),
       optional,
     })
     .strict(),

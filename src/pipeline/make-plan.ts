@@ -50,7 +50,11 @@ export async function makePlan(options: MakePlanOptions): Promise<MadePlan> {
   const run = { ...(signal ? { signal } : {}), ...(onEvent ? { onEvent } : {}) };
   const policy = asPurgePolicy(options.policy);
   if (options.sources.length === 0) onEvent?.({ type: "warning", message: NO_USAGE_SOURCES_WARNING });
+  // A policy as written names the window that pull-record sources (acrPullLogs) read.
+  const pulledWithin =
+    "protectPulledWithin" in options.policy ? options.policy.protectPulledWithin : undefined;
   const { usages, records, targeting } = await loadUsageFindings(options.sources, {
+    ...(pulledWithin ? { pulledWithin } : {}),
     ...options.usage,
     ...run,
   });

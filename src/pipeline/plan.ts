@@ -106,6 +106,7 @@ export function planWithResolution(input: PlanInput): { plan: Plan; resolution: 
     resolution,
     records,
     now: input.now,
+    ...(input.usages.some((u) => u.pulledAt !== undefined) ? { pullRecords: true } : {}),
     ...(input.registryUrl ? { registryUrl: input.registryUrl } : {}),
     ...(input.registryType ? { registryType: input.registryType } : {}),
     ...(input.usage ? { usage: input.usage } : {}),

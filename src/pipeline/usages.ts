@@ -1,6 +1,7 @@
 import type { Config, UsageSourceConfig } from "../config/config-schema.js";
 import { configSchema, usageSourceSchema } from "../config/config-schema.js";
 import { UsageError } from "../errors.js";
+import { parseDuration } from "../policy/duration.js";
 import { sourceDeps, sourcesFromConfig } from "../usage/build-sources.js";
 import { parseInUseList } from "../usage/in-use-file.js";
 import { loadFindings as loadAll } from "../usage/load-usages.js";
@@ -31,6 +32,8 @@ export interface LoadUsagesOptions extends RunOptions {
   readonly env?: Record<string, string | undefined>;
   /** Where a `file` source named `-` reads from; without it such a source is refused. */
   readonly readStdin?: () => Promise<string>;
+  /** The policy's protectPulledWithin (`30d`): the window of an `acrPullLogs` source without its own `within`. */
+  readonly pulledWithin?: string;
 }
 
 /**
@@ -42,7 +45,11 @@ export function usageSources(specs: readonly SourceSpec[], options: LoadUsagesOp
   const readStdin =
     options.readStdin ??
     (() => Promise.reject(new UsageError("no standard input here: give the references as a list or a file")));
-  const deps = sourceDeps(azure, readStdin, options.env ?? options.azure?.env);
+  const deps = {
+    ...sourceDeps(azure, readStdin, options.env ?? options.azure?.env),
+    ...(options.pulledWithin ? { pulledWithin: options.pulledWithin } : {}),
+    durationMs: parseDuration,
+  };
   return specs.flatMap((spec): UsageSource[] => {
     if ("load" in spec) return [spec];
     if (spec.type === "references") {

@@ -20,6 +20,8 @@ export interface PlanInput {
   readonly registryUrl?: string;
   readonly registryType?: Plan["registryType"];
   readonly usage?: Plan["usage"];
+  /** A usage source read pull records (ACR's logs), so the registry's own pull times are not all there is. */
+  readonly pullRecords?: boolean;
 }
 
 /** Turns an inventory, the in-use references and a policy into a plan. Pure. */
@@ -66,6 +68,7 @@ export function buildPlan(input: PlanInput): Plan {
   const warnings = [...inventory.repositories.flatMap((r) => r.warnings ?? []), ...resolution.warnings];
   if (
     policy.protectPulledWithinMs &&
+    !input.pullRecords &&
     inventory.repositories.every((r) => r.manifests.every((m) => m.lastPulled === undefined))
   ) {
     warnings.push(

@@ -23,6 +23,13 @@ export interface SourceDeps {
   readonly env?: Record<string, string | undefined>;
   /** The registry being cleaned: what a database's host-less image names refer to. */
   readonly registryHost?: string;
+  /** The policy's protectPulledWithin (`30d`): the window of sources that read pull records. */
+  readonly pulledWithin?: string;
+  /**
+   * How durations (`30d`, `1d12h`) are read: the policy layer's parser, handed down because usage
+   * sits below policy. Without it a source that needs a window is refused.
+   */
+  readonly durationMs?: (text: string) => number | undefined;
 }
 
 /**
@@ -155,6 +162,38 @@ export function sourcesFromConfig(source: UsageSourceConfig, deps: SourceDeps): 
                     }),
                 }
               : {}),
+          });
+        }),
+      ];
+    }
+    case "acrPullLogs": {
+      const within = source.within ?? deps.pulledWithin;
+      const label = `acrPullLogs (workspace ${source.workspaceId})`;
+      if (within === undefined)
+        throw new UsageError(
+          `usage source ${label}: no window — set policy.protectPulledWithin (--protect-pulled-within 30d) or the source's within`,
+        );
+      const withinMs = deps.durationMs?.(within);
+      if (!withinMs)
+        throw new UsageError(
+          `usage source ${label}: within ${JSON.stringify(within)} is not a duration (examples: 30d, 12h)`,
+        );
+      const loginServer = source.registry ?? deps.registryHost;
+      if (!loginServer)
+        throw new UsageError(
+          `usage source ${label}: no registry — give the registry's login server in registry:`,
+        );
+      return [
+        lazy(label, optional, async () => {
+          const context = await deps.azure();
+          return (await import("./azure/acr-pull-logs-source.js")).acrPullLogsSource({
+            workspaceId: source.workspaceId,
+            loginServer,
+            withinMs,
+            credential: context.credential,
+            ...(source.endpoint ? { endpoint: source.endpoint } : {}),
+            ...(context.clientOptions.tlsOptions ? { tlsOptions: context.clientOptions.tlsOptions } : {}),
+            optional,
           });
         }),
       ];

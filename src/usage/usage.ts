@@ -9,6 +9,8 @@ export interface Usage {
   readonly source: string;
   /** Who owns the thing using it (a user, a team), where the source knows: size reports group by it. */
   readonly owner?: string;
+  /** A pull the registry's logs recorded (acrPullLogs), not a workload: when (ISO 8601, or `unknown`). */
+  readonly pulledAt?: string;
 }
 
 /** A configured source of in-use references (a file, a cluster, a cloud API). */

@@ -1,8 +1,10 @@
 import { ContainerServiceClient } from "@azure/arm-containerservice";
 import { parse, stringify } from "yaml";
 import { UsageSourceError } from "../../errors.js";
+import { usagesOf } from "../found-image.js";
 import { kubernetesSource } from "../kubernetes-source.js";
 import type { Usage, UsageSource } from "../usage.js";
+import { runCommandImages } from "./aks-run-command.js";
 import { type AzureContext, all, resourceGroupOf, subscriptionsFor } from "./azure-context.js";
 
 /** The AKS Entra server application: tokens for it are what kubelogin would fetch. */
@@ -15,8 +17,19 @@ export interface AksScope {
     Record<string, { name: string; subscriptionId: string; resourceGroup: string }>
   >;
   readonly namespaces?: { readonly include?: readonly string[]; readonly exclude?: readonly string[] };
+  /**
+   * api: the cluster's API server with user credentials (default); run-command: kubectl inside the
+   * cluster through AKS run-command (private clusters); auto: the API server unless the cluster is
+   * private or its API server cannot be reached, then run-command.
+   */
+  readonly access?: AksAccess;
   readonly optional?: boolean;
 }
+
+export type AksAccess = "api" | "run-command" | "auto";
+
+/** How long auto mode waits for an API server before taking it as unreachable and using run-command. */
+const API_PROBE_TIMEOUT_MS = 60_000;
 
 interface ClusterRef {
   readonly alias: string;
@@ -37,44 +50,160 @@ export function aksSource(context: AzureContext, scope: AksScope): UsageSource {
     async load(signal) {
       const clusters = await discover(context, scope, signal);
       const perCluster = await Promise.all(
-        clusters.map(async (cluster): Promise<Usage[]> => {
-          const label = `aks ${cluster.alias}`;
-          let kubeconfigText: string;
-          try {
-            const client = new ContainerServiceClient(
-              context.credential,
-              cluster.subscriptionId,
-              context.clientOptions,
-            );
-            const creds = await client.managedClusters.listClusterUserCredentials(
-              cluster.resourceGroup,
-              cluster.name,
-              { format: "exec", abortSignal: signal },
-            );
-            const value = creds.kubeconfigs?.[0]?.value;
-            if (!value) throw new Error("the credentials response holds no kubeconfig");
-            kubeconfigText = await withEntraToken(Buffer.from(value).toString("utf8"), context, signal);
-          } catch (error) {
-            throw new UsageSourceError(
-              `${label} (${cluster.subscriptionId}/${cluster.resourceGroup}/${cluster.name})`,
-              `${(error as Error).message} — the identity needs the Azure Kubernetes Service Cluster User role`,
-              { cause: error },
-            );
-          }
-          return kubernetesSource({
-            kubeconfigText,
-            label: cluster.alias,
-            ...(scope.namespaces ? { namespaces: scope.namespaces } : {}),
-          })
-            .load(signal)
-            .then((usages) =>
-              usages.map((u) => ({ ...u, source: u.source.replace(/^kubernetes /, "aks ") })),
-            );
-        }),
+        clusters.map((cluster) => readCluster(context, scope, cluster, signal)),
       );
       return perCluster.flat();
     },
   };
+}
+
+async function readCluster(
+  context: AzureContext,
+  scope: AksScope,
+  cluster: ClusterRef,
+  signal: AbortSignal | undefined,
+): Promise<Usage[]> {
+  const access = scope.access ?? "api";
+  const client = new ContainerServiceClient(
+    context.credential,
+    cluster.subscriptionId,
+    context.clientOptions,
+  );
+  if (access === "api") return readThroughApi(context, scope, cluster, client, signal);
+  const described = await describeCluster(cluster, client, signal);
+  if (access === "run-command" || described.private)
+    return readThroughRunCommand(context, scope, cluster, client, described.entra, signal);
+  // auto, public cluster: one whose API server does not answer (we are outside its authorized
+  // ranges, or its name resolves only inside a network) is read from inside instead.
+  const probe = AbortSignal.timeout(API_PROBE_TIMEOUT_MS);
+  const attempt = signal ? AbortSignal.any([signal, probe]) : probe;
+  try {
+    return await readThroughApi(context, scope, cluster, client, attempt);
+  } catch (error) {
+    if (signal?.aborted || !(probe.aborted || isUnreachable(error))) throw error;
+    return readThroughRunCommand(context, scope, cluster, client, described.entra, signal);
+  }
+}
+
+/** Whether an error is the API server not answering at all (a 401/403 answer is not: that fails closed). */
+export function isUnreachable(error: unknown): boolean {
+  const codes = new Set([
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "EHOSTUNREACH",
+    "ENETUNREACH",
+    "ETIMEDOUT",
+    "UND_ERR_CONNECT_TIMEOUT",
+    "UND_ERR_SOCKET",
+  ]);
+  const seen = new Set<unknown>();
+  const walk = (e: unknown): boolean => {
+    if (!e || typeof e !== "object" || seen.has(e)) return false;
+    seen.add(e);
+    const { code, cause, errors } = e as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === "string" && codes.has(code)) return true;
+    if (Array.isArray(errors) && errors.some(walk)) return true;
+    return walk(cause);
+  };
+  return walk(error);
+}
+
+function clusterLabel(cluster: ClusterRef): string {
+  return `aks ${cluster.alias} (${cluster.subscriptionId}/${cluster.resourceGroup}/${cluster.name})`;
+}
+
+/** Whether the cluster's API server is private, and whether it uses Entra ID (then run-command needs a cluster token). */
+async function describeCluster(
+  cluster: ClusterRef,
+  client: ContainerServiceClient,
+  abortSignal: AbortSignal | undefined,
+): Promise<{ private: boolean; entra: boolean }> {
+  try {
+    const found = await client.managedClusters.get(cluster.resourceGroup, cluster.name, { abortSignal });
+    return {
+      // The SDK flattens ARM's `properties` into the model.
+      private: found.apiServerAccessProfile?.enablePrivateCluster === true,
+      entra: found.aadProfile !== undefined && found.aadProfile !== null,
+    };
+  } catch (error) {
+    throw new UsageSourceError(
+      clusterLabel(cluster),
+      `reading the cluster: ${(error as Error).message} — the identity needs Microsoft.ContainerService/managedClusters/read (e.g. the Azure Kubernetes Service Cluster User role)`,
+      { cause: error },
+    );
+  }
+}
+
+async function readThroughRunCommand(
+  context: AzureContext,
+  scope: AksScope,
+  cluster: ClusterRef,
+  client: ContainerServiceClient,
+  entra: boolean,
+  signal: AbortSignal | undefined,
+): Promise<Usage[]> {
+  const label = clusterLabel(cluster);
+  try {
+    const clusterToken = entra
+      ? (await context.credential.getToken(AKS_SERVER_APP_SCOPE, { abortSignal: signal }))?.token
+      : undefined;
+    if (entra && !clusterToken) throw new Error(`no token for ${AKS_SERVER_APP_SCOPE}`);
+    const found = await runCommandImages(
+      {
+        client,
+        resourceGroup: cluster.resourceGroup,
+        name: cluster.name,
+        ...(clusterToken ? { clusterToken } : {}),
+        ...(scope.namespaces ? { namespaces: scope.namespaces } : {}),
+      },
+      signal,
+    );
+    return usagesOf(found, `aks ${cluster.alias}`);
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    throw new UsageSourceError(
+      label,
+      `run-command: ${(error as Error).message} — run-command needs Microsoft.ContainerService/managedClusters/runCommand/action (e.g. the Azure Kubernetes Service Cluster Admin Role)`,
+      { cause: error },
+    );
+  }
+}
+
+async function readThroughApi(
+  context: AzureContext,
+  scope: AksScope,
+  cluster: ClusterRef,
+  client: ContainerServiceClient,
+  signal: AbortSignal | undefined,
+): Promise<Usage[]> {
+  let kubeconfigText: string;
+  try {
+    const creds = await client.managedClusters.listClusterUserCredentials(
+      cluster.resourceGroup,
+      cluster.name,
+      {
+        format: "exec",
+        abortSignal: signal,
+      },
+    );
+    const value = creds.kubeconfigs?.[0]?.value;
+    if (!value) throw new Error("the credentials response holds no kubeconfig");
+    kubeconfigText = await withEntraToken(Buffer.from(value).toString("utf8"), context, signal);
+  } catch (error) {
+    throw new UsageSourceError(
+      clusterLabel(cluster),
+      `${(error as Error).message} — the identity needs the Azure Kubernetes Service Cluster User role`,
+      { cause: error },
+    );
+  }
+  const usages = await kubernetesSource({
+    kubeconfigText,
+    label: cluster.alias,
+    ...(scope.namespaces ? { namespaces: scope.namespaces } : {}),
+  }).load(signal);
+  return usages.map((u) => ({ ...u, source: u.source.replace(/^kubernetes /, "aks ") }));
 }
 
 async function discover(

@@ -94,6 +94,8 @@ export interface ArmManagedCluster {
   aadProfile?: object;
   /** Extra ManagedClusterProperties merged into `properties` (e.g. apiServerAccessProfile). */
   properties?: Record<string, unknown>;
+  /** Runs what AKS run-command is asked to run; without it runCommand is refused (400). */
+  runCommand?: ArmRunCommandHandler;
 }
 
 /** Microsoft.ContainerRegistry/registries. */
@@ -105,6 +107,25 @@ export interface ArmRegistry {
   /** Basic | Standard | Premium; default Standard. */
   sku?: string;
 }
+
+/** What a run-command request carries. */
+export interface ArmRunCommandRequest {
+  command: string;
+  clusterToken?: string;
+  context?: string;
+}
+
+/** How a command ended, as the RunCommandResult's properties say; default provisioningState Succeeded. */
+export interface ArmRunCommandOutcome {
+  provisioningState?: string;
+  exitCode?: number;
+  logs?: string;
+  reason?: string;
+}
+
+export type ArmRunCommandHandler = (
+  request: ArmRunCommandRequest,
+) => Promise<ArmRunCommandOutcome> | ArmRunCommandOutcome;
 
 export interface ArmSubscriptionFixture {
   /** Shown by GET /subscriptions; default "Subscription <id>". */
@@ -139,6 +160,8 @@ export interface ArmServer {
   caCertPath: string;
   /** Every request received, in order, including refused ones. */
   requests: ArmRequest[];
+  /** Every AKS run-command accepted, in order. */
+  runCommands: (ArmRunCommandRequest & { cluster: string })[];
   stop(): Promise<void>;
 }
 
@@ -171,6 +194,7 @@ class ArmError extends Error {
 interface Reply {
   status: number;
   body: unknown;
+  headers?: Record<string, string>;
 }
 
 type Params = Record<string, string>;
@@ -181,6 +205,8 @@ interface Ctx {
   params: Params;
   path: string;
   query: Params;
+  /** The request body as received ("" when none). */
+  body: string;
 }
 
 interface Route {
@@ -215,9 +241,11 @@ export async function startArmServer(fixture: ArmFixture, opts: ArmServerOptions
     return { status: 200, body };
   };
 
+  const runCommands: (ArmRunCommandRequest & { cluster: string })[] = [];
   const routes = buildRoutes(paged);
+  addRunCommandRoutes(routes, () => endpoint, runCommands);
 
-  const handle = (req: IncomingMessage): Reply & { headers?: Record<string, string> } => {
+  const handle = (req: IncomingMessage, body: string): Reply => {
     const url = new URL(req.url ?? "/", "https://127.0.0.1");
     const query: Params = {};
     for (const [k, v] of url.searchParams) query[k] = v;
@@ -267,7 +295,7 @@ export async function startArmServer(fixture: ArmFixture, opts: ArmServerOptions
       if (req.method !== "GET")
         throw new ArmError(405, "MethodNotAllowed", `The HTTP method '${req.method}' is not supported.`);
       return paged(
-        { sub: {}, subscriptionId: "", params: {}, path: url.pathname, query },
+        { sub: {}, subscriptionId: "", params: {}, path: url.pathname, query, body: "" },
         Object.entries(fixture.subscriptions).map(([id, sub]) => subscriptionResource(id, sub)),
       );
     }
@@ -288,7 +316,7 @@ export async function startArmServer(fixture: ArmFixture, opts: ArmServerOptions
           `The subscription '${subscriptionId}' could not be found.`,
         );
       }
-      return route.handle({ sub, subscriptionId, params, path: url.pathname, query });
+      return route.handle({ sub, subscriptionId, params, path: url.pathname, query, body });
     }
     if (pathMatched) {
       throw new ArmError(405, "MethodNotAllowed", `The HTTP method '${req.method}' is not supported.`);
@@ -299,15 +327,17 @@ export async function startArmServer(fixture: ArmFixture, opts: ArmServerOptions
   const server: Server = createServer(
     { key, cert: cert.certPem },
     (req: IncomingMessage, res: ServerResponse) => {
-      // Drain the body (the POST list operations send none or an empty one).
-      req.resume();
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
       req.on("end", () => {
         if (opts.hangOn && (req.url ?? "").toLowerCase().includes(opts.hangOn.toLowerCase())) return;
         let status: number;
         let body: unknown;
         let headers: Record<string, string> = {};
         try {
-          ({ status, body } = handle(req));
+          const reply = handle(req, Buffer.concat(chunks).toString("utf8"));
+          ({ status, body } = reply);
+          headers = reply.headers ?? {};
         } catch (err) {
           if (err instanceof ArmError) {
             status = err.status;
@@ -318,7 +348,8 @@ export async function startArmServer(fixture: ArmFixture, opts: ArmServerOptions
             body = { error: { code: "InternalServerError", message: String(err) } };
           }
         }
-        const text = JSON.stringify(body);
+        // Accepted operations (202) answer with no body, as ARM does.
+        const text = body === "" ? "" : JSON.stringify(body);
         res.writeHead(status, {
           "Content-Type": "application/json; charset=utf-8",
           "Content-Length": Buffer.byteLength(text),
@@ -346,6 +377,7 @@ export async function startArmServer(fixture: ArmFixture, opts: ArmServerOptions
     caCertPem: cert.certPem,
     caCertPath: cert.certPath,
     requests,
+    runCommands,
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -602,6 +634,96 @@ function buildRoutes(paged: (ctx: Ctx, items: unknown[]) => Reply): Route[] {
   );
 
   return routes;
+}
+
+/**
+ * AKS run-command as ARM runs it: GET of one cluster, POST …/runCommand → 202 with a `Location`
+ * to poll; the poll answers 202 while the command runs and 200 with the RunCommandResult once it
+ * has ended. The cluster's `runCommand` handler decides how each command ends.
+ */
+function addRunCommandRoutes(
+  routes: Route[],
+  endpointOf: () => string,
+  log: (ArmRunCommandRequest & { cluster: string })[],
+): void {
+  const CLUSTER =
+    "/subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.ContainerService/managedClusters/:name";
+  const add = (method: Route["method"], path: string, handle: Route["handle"]): void => {
+    routes.push({ method, segments: path.split("/").filter((s) => s !== ""), handle });
+  };
+  const operations = new Map<string, { result?: unknown }>();
+  const findCluster = (ctx: Ctx): ArmManagedCluster => {
+    const cluster = (ctx.sub.managedClusters ?? []).find(
+      (c) => same(c.resourceGroup, ctx.params.rg) && same(c.name, ctx.params.name),
+    );
+    if (!cluster)
+      throw notFound(
+        "Microsoft.ContainerService/managedClusters",
+        ctx.params.name ?? "",
+        ctx.params.rg ?? "",
+      );
+    return cluster;
+  };
+
+  add("GET", CLUSTER, (ctx) => ({
+    status: 200,
+    body: managedClusterResource(ctx.subscriptionId, findCluster(ctx)),
+  }));
+  add("POST", `${CLUSTER}/runCommand`, (ctx) => {
+    const cluster = findCluster(ctx);
+    let request: ArmRunCommandRequest;
+    try {
+      request = JSON.parse(ctx.body) as ArmRunCommandRequest;
+    } catch {
+      throw new ArmError(
+        400,
+        "InvalidRequestContent",
+        "The request content was invalid and could not be deserialized.",
+      );
+    }
+    if (typeof request.command !== "string" || request.command === "")
+      throw new ArmError(400, "InvalidParameter", "The value of parameter command is invalid.");
+    if (!cluster.runCommand)
+      throw new ArmError(400, "BadRequest", "Run command is not available for this cluster.");
+    const { command, clusterToken, context } = request;
+    log.push({
+      cluster: cluster.name,
+      command,
+      ...(clusterToken ? { clusterToken } : {}),
+      ...(context ? { context } : {}),
+    });
+    const id = randomUUID().replace(/-/g, "");
+    const operation: { result?: unknown } = {};
+    operations.set(id, operation);
+    const startedAt = new Date().toISOString();
+    const finish = (outcome: ArmRunCommandOutcome) => {
+      operation.result = {
+        id,
+        properties: {
+          provisioningState: outcome.provisioningState ?? "Succeeded",
+          ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+          startedAt,
+          finishedAt: new Date().toISOString(),
+          logs: outcome.logs ?? "",
+          ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+        },
+      };
+    };
+    Promise.resolve()
+      .then(() => (cluster.runCommand as ArmRunCommandHandler)(request))
+      .then(finish, (error: unknown) =>
+        finish({ provisioningState: "Failed", reason: `command failed to start: ${String(error)}` }),
+      );
+    const location = `${endpointOf()}${ctx.path.replace(/\/runCommand$/i, "")}/commandResults/${id}?api-version=${encodeURIComponent(ctx.query["api-version"] ?? "")}`;
+    return { status: 202, body: "", headers: { Location: location } };
+  });
+  add("GET", `${CLUSTER}/commandResults/:id`, (ctx) => {
+    findCluster(ctx);
+    const operation = operations.get(ctx.params.id ?? "");
+    if (!operation) throw new ArmError(404, "NotFound", `Command result '${ctx.params.id}' was not found.`);
+    if (operation.result === undefined) return { status: 202, body: "", headers: { "Retry-After": "1" } };
+    return { status: 200, body: operation.result };
+  });
 }
 
 // ------------------------------------------------------------------ payload builders

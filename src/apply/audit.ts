@@ -1,11 +1,11 @@
 import { mkdir } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
-import { writeNewJsonFile } from "../pipeline/json-writer.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { parseDuration } from "../policy/duration.js";
 import { VERSION } from "../version.js";
 import type { ItemResult } from "./execute-plan.js";
+import { writeNewJsonFile } from "./json-writer.js";
 
 export interface AuditInput {
   readonly mode: "dry-run" | "apply";

@@ -1,9 +1,9 @@
 import type { Writable } from "node:stream";
 import { ZodError, type z } from "zod";
+import { readJsonObject } from "../apply/json-reader.js";
+import { writeJson, writeJsonFile } from "../apply/json-writer.js";
 import { UsageError } from "../errors.js";
 import { deleteEntrySchema, keepEntrySchema, type Plan, planSchema } from "../plan/plan-schema.js";
-import { readJsonObject } from "./json-reader.js";
-import { writeJson, writeJsonFile } from "./json-writer.js";
 
 /**
  * Writes the plan JSON (version 1) atomically: a reader never sees half a plan. It is streamed

@@ -1,10 +1,11 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import type { Plan } from "../plan/plan-schema.js";
 import { parseAgo } from "../policy/duration.js";
 import { VERSION } from "../version.js";
 import type { ItemResult } from "./execute-plan.js";
+import { writeNewJsonFile } from "./json-writer.js";
 
 export interface AuditInput {
   readonly mode: "dry-run" | "apply";
@@ -36,9 +37,11 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
   for (const r of results) counts[r.status]++;
   const attempted = results.length;
   const agoMs = plan.options.ago ? (parseAgo(plan.options.ago) ?? 0) : 0;
-  const olderThanThreshold = [...plan.delete, ...plan.keep].filter(
-    (m) => m.created && input.startedAt.getTime() - Date.parse(m.created) > agoMs,
-  ).length;
+  let olderThanThreshold = 0;
+  for (const list of [plan.delete, plan.keep]) {
+    for (const m of list)
+      if (m.created && input.startedAt.getTime() - Date.parse(m.created) > agoMs) olderThanThreshold++;
+  }
   const config = input.configuration as { context?: string[]; kubeconfig?: string };
   const record = {
     audit: { schema: "regsweep.audit/v1", toolVersion: VERSION },
@@ -70,7 +73,8 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
       notAttempted: input.mode === "apply" ? plan.delete.length + untags.length - attempted : 0,
       successRate: attempted ? (counts.deleted + counts.untagged + counts["already-gone"]) / attempted : null,
     },
-    manifests: plan.delete.map((d) => ({
+    // Mapped as it is written: a million entries are never copied at once.
+    manifests: lazyMap(plan.delete, (d) => ({
       ...d,
       ageDays: d.created
         ? Math.floor((input.startedAt.getTime() - Date.parse(d.created)) / 86_400_000)
@@ -102,17 +106,25 @@ export async function writeAudit(dir: string, input: AuditInput): Promise<string
     .replace(/\.\d+Z$/, "Z");
   const registry = plan.registry.replace(/[^a-zA-Z0-9.-]+/g, "_");
   const base = join(dir, `${stamp}_${input.mode}_${registry}_${plan.delete.length}_manifests`);
-  const text = `${JSON.stringify(record, null, 2)}\n`;
   // Two runs in the same second must never overwrite each other's record.
   for (let n = 0; ; n++) {
     const path = n === 0 ? `${base}.json` : `${base}_${n}.json`;
     try {
-      await writeFile(path, text, { flag: "wx" });
+      await writeNewJsonFile(path, record);
       return path;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST" || n > 100) throw error;
     }
   }
+}
+
+/** A view of `list` through `f`, one entry at a time, that can be walked more than once. */
+function lazyMap<T, U>(list: readonly T[], f: (item: T) => U): Iterable<U> {
+  return {
+    *[Symbol.iterator]() {
+      for (const item of list) yield f(item);
+    },
+  };
 }
 
 function safeUser(): string {

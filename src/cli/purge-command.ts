@@ -7,7 +7,7 @@ import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
 import { makePlan } from "../pipeline/make-plan.js";
 import { purgePolicy } from "../pipeline/plan.js";
-import { writePlan } from "../pipeline/plan-file.js";
+import { printPlan, writePlan } from "../pipeline/plan-file.js";
 import { refuseDeletionWithoutSources } from "../plan/no-usage-sources.js";
 import { parseShard } from "../policy/shard.js";
 import { formatPlanHtml } from "../report/plan-html.js";
@@ -171,7 +171,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
           )
         : undefined);
     if (planFile) await writePlan(plan, planFile);
-    if (flags.format === "json") process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    if (flags.format === "json") await printPlan(plan, process.stdout);
     else if (flags.format === "html") process.stdout.write(formatPlanHtml(plan));
     else process.stdout.write(formatPlanText(plan, new Date(plan.createdAt)));
     const setAside = setAsideNote(resolution.setAside);

@@ -68,3 +68,31 @@ export interface Inventory {
   readonly scannedAt: string;
   readonly repositories: readonly RepositoryInventory[];
 }
+
+/**
+ * One string per distinct digest (and media type) across a scan: a layer shared by a thousand
+ * manifests, or a child its index also lists, is parsed from a thousand bodies but kept once.
+ * At a million manifests that is most of an inventory's memory.
+ */
+export class Interner {
+  private readonly strings = new Map<string, string>();
+
+  of<T extends string>(value: T): T {
+    const known = this.strings.get(value);
+    if (known !== undefined) return known as T;
+    this.strings.set(value, value);
+    return value;
+  }
+
+  /** The node with every digest and its media type interned; nothing else changes. */
+  node<N extends ManifestNode>(n: N): N {
+    return {
+      ...n,
+      digest: this.of(n.digest),
+      mediaType: this.of(n.mediaType),
+      blobs: n.blobs.map((b) => ({ ...b, digest: this.of(b.digest) })),
+      children: n.children.map((c) => this.of(c)),
+      ...(n.subject ? { subject: this.of(n.subject) } : {}),
+    };
+  }
+}

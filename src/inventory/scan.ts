@@ -12,6 +12,7 @@ import type { ManifestResponse, RegistryReader } from "../registry/types.js";
 import type { ContentCache } from "./content-cache.js";
 import {
   type AgeSource,
+  Interner,
   type Inventory,
   type ManifestNode,
   type OwnerSource,
@@ -34,6 +35,8 @@ export interface ScanOptions {
   readonly verifyTags?: (repository: string) => Iterable<string>;
   /** Where manifests name their owner; absent: nodes carry no owner. */
   readonly owner?: OwnerSource;
+  /** Shared by the repositories of one scan, so that a digest is one string however often it is named. */
+  readonly interner?: Interner;
 }
 
 /** Configs bigger than this are not worth a download for one timestamp. */
@@ -42,10 +45,11 @@ const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 export async function scanRegistry(registry: RegistryReader, options: ScanOptions): Promise<Inventory> {
   const queue = new PQueue({ concurrency: options.repositoryConcurrency ?? 4 });
   const pending: Promise<RepositoryInventory>[] = [];
+  const withInterner = { ...options, interner: options.interner ?? new Interner() };
   try {
     for await (const name of registry.repositories()) {
       if (options.includeRepository && !options.includeRepository(name)) continue;
-      pending.push(queue.add(() => scanRepository(registry, name, options)));
+      pending.push(queue.add(() => scanRepository(registry, name, withInterner)));
     }
   } catch (error) {
     // The catalog failed, and so does the scan: what was started must not reject unobserved.
@@ -74,6 +78,7 @@ export async function scanRepository(
   options: ScanOptions,
 ): Promise<RepositoryInventory> {
   const { cache } = options;
+  const interner = options.interner ?? new Interner();
   const ownerKey = ownerSourceKey(options.owner);
   const state = await cache.repositoryState(registry.host, repository);
   // A node cached under another owner key (or none) is derived again from the cached bodies:
@@ -305,13 +310,13 @@ export async function scanRepository(
               ...(own.lastPulled ? { lastPulled: own.lastPulled } : {}),
             }
           : {};
-        return {
+        return interner.node({
           ...n,
           tags,
           ...(subject ? { subject } : {}),
           ...(platform ? { platform } : {}),
           ...registryFacts,
-        };
+        });
       })
       .sort((a, b) => a.digest.localeCompare(b.digest)),
   };

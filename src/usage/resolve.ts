@@ -1,4 +1,4 @@
-import type { Inventory } from "../inventory/graph.js";
+import type { Inventory, RepositoryInventory } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 import { canonicalHost, formatReference } from "../oci/reference.js";
 import type { ImageRecord, Usage } from "./usage.js";
@@ -37,8 +37,11 @@ export function resolveUsages(
   const add = (repository: string, digest: Digest, usage: Usage) => {
     const repo = inUse.get(repository) ?? new Map<Digest, Usage[]>();
     inUse.set(repository, repo);
-    repo.set(digest, [...(repo.get(digest) ?? []), usage]);
+    const list = repo.get(digest);
+    if (list) list.push(usage);
+    else repo.set(digest, [usage]);
   };
+  const tagsOf = tagMaps();
   for (const usage of usages) {
     const ref = usage.reference;
     if (!hosts.has(canonicalHost(ref.host))) {
@@ -52,8 +55,8 @@ export function resolveUsages(
     }
     const repo = byRepository.get(ref.repository);
     if (!repo) continue;
-    const target = repo.manifests.find((m) => ref.tag !== undefined && m.tags.includes(ref.tag));
-    if (target) add(ref.repository, target.digest, usage);
+    const target = ref.tag === undefined ? undefined : tagsOf(repo).get(ref.tag);
+    if (target) add(ref.repository, target, usage);
     else
       warnings.push(
         `${formatReference(ref)} (${usage.source}) names a tag the registry does not have: that workload cannot pull it`,
@@ -73,17 +76,36 @@ export function resolveRecords(
 ): RecordIndex {
   const hosts = new Set([inventory.registry, ...aliases].map(canonicalHost));
   const byRepository = new Map(inventory.repositories.map((r) => [r.name, r]));
+  const tagsOf = tagMaps();
   const out = new Map<string, Map<Digest, ImageRecord[]>>();
   for (const record of records) {
     const ref = record.reference;
     if (!hosts.has(canonicalHost(ref.host))) continue;
     const repo = byRepository.get(ref.repository);
-    const digest =
-      ref.digest ?? repo?.manifests.find((m) => ref.tag !== undefined && m.tags.includes(ref.tag))?.digest;
+    const digest = ref.digest ?? (repo && ref.tag !== undefined ? tagsOf(repo).get(ref.tag) : undefined);
     if (!digest) continue;
     const perRepo = out.get(ref.repository) ?? new Map<Digest, ImageRecord[]>();
     out.set(ref.repository, perRepo);
-    perRepo.set(digest, [...(perRepo.get(digest) ?? []), record]);
+    const list = perRepo.get(digest);
+    if (list) list.push(record);
+    else perRepo.set(digest, [record]);
   }
   return out;
+}
+
+/**
+ * Tag -> digest per repository, built on first use: one pass over a repository instead of one
+ * search per reference. A tag on two manifests (a malformed listing) names the first, as a search would.
+ */
+function tagMaps(): (repo: RepositoryInventory) => ReadonlyMap<string, Digest> {
+  const maps = new Map<RepositoryInventory, Map<string, Digest>>();
+  return (repo) => {
+    let map = maps.get(repo);
+    if (!map) {
+      map = new Map();
+      for (const m of repo.manifests) for (const t of m.tags) if (!map.has(t)) map.set(t, m.digest);
+      maps.set(repo, map);
+    }
+    return map;
+  };
 }

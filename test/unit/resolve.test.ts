@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { Inventory } from "../../src/inventory/graph.js";
+import type { Inventory, RepositoryInventory } from "../../src/inventory/graph.js";
 import type { Digest } from "../../src/oci/digest.js";
-import { resolveUsages } from "../../src/usage/resolve.js";
+import { resolveRecords, resolveUsages } from "../../src/usage/resolve.js";
 import { digestOf, image, index, inventory, REGISTRY, repo, usage } from "./builders.js";
 
 const v1 = image("api-v1", { tags: ["v1", "stable"] });
@@ -151,5 +151,35 @@ describe("resolveUsages ties in-use references to digests at plan time", () => {
     const r = resolveUsages(inv, [usage(`${REGISTRY}/elsewhere/app:v1`)]);
     expect(r.inUse.get("elsewhere/app")).toBeUndefined();
     expect(r.otherRegistries).toBe(0);
+  });
+
+  it("walks a repository's manifests once however many tag references name it (a map, not a search per reference)", () => {
+    const manifests = Array.from({ length: 200 }, (_, i) => image(`app-${i}`, { tags: [`v${i}`] }));
+    let walks = 0;
+    const counted: RepositoryInventory = {
+      name: "team/app",
+      get manifests() {
+        walks++;
+        return manifests;
+      },
+    };
+    const refs = manifests.map((_, i) => usage(`${REGISTRY}/team/app:v${i}`));
+    const r = resolveUsages(inventory(counted), refs);
+    expect(used(r, "team/app")).toEqual(manifests.map((m) => m.digest).sort());
+    expect(walks).toBe(1);
+    walks = 0;
+    const records = resolveRecords(
+      inventory(counted),
+      refs.map((u) => ({ reference: u.reference, record: u.raw })),
+    );
+    expect(records.get("team/app")?.size).toBe(200);
+    expect(walks).toBe(1);
+  });
+
+  it("ties a tag two manifests claim (a malformed listing) to the first, as before", () => {
+    const first = image("first", { tags: ["v1"] });
+    const second = image("second", { tags: ["v1"] });
+    const r = resolveUsages(inventory(repo("team/dup", first, second)), [usage(`${REGISTRY}/team/dup:v1`)]);
+    expect(used(r, "team/dup")).toEqual([first.digest]);
   });
 });

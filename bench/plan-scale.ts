@@ -27,11 +27,11 @@ import { resolveUsages } from "../src/usage/resolve.js";
 import { checkPlanSafety } from "./plan-safety.js";
 import { SYNTHETIC_NOW, syntheticInventory } from "./synthetic-inventory.js";
 
-/** What the bench plans with: everything older than 30 days may go, untagged too, newest 5 stay. */
+/** What the bench plans with: everything older than 30 days may go, untagged too, newest 2 of each kind stay (acr purge applies --keep to untagged too). */
 export const BENCH_POLICY: PurgePolicy = {
   filters: [parseFilter(".*:.*")],
   agoMs: 30 * 86_400_000,
-  keep: 5,
+  keep: 2,
   untagged: true,
 };
 

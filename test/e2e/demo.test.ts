@@ -16,7 +16,7 @@ describe("npm run demo", () => {
       child.on("close", (c) => done({ code: c, out }));
     });
     expect(code).toBe(0);
-    expect(out).toMatch(/Summary: 16 manifests in 3 repositories; delete 4, keep 12 \(3 in use\)/);
+    expect(out).toMatch(/Summary: 16 manifests in 3 repositories; delete 1, keep 15 \(3 in use\)/);
     expect(out).toMatch(/index-of-in-use-child/);
     expect(out).toMatch(/Dry run: nothing was deleted/);
   });

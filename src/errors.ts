@@ -59,6 +59,19 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
   if (signal?.aborted) throw new AbortedError(`${what}: cancelled`, { cause: signal.reason });
 }
 
+/**
+ * Settles as soon as `signal` aborts, even where a client cannot be interrupted (queues and retry
+ * waits that do not watch the signal, though the requests they start do).
+ */
+export function untilAborted<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /** The exit code an error maps to; anything unexpected is a runtime failure. */
 export function exitCodeOf(error: unknown): ExitCodeValue {
   const code = (error as { exitCode?: unknown } | null)?.exitCode;

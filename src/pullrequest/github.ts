@@ -6,7 +6,7 @@ import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
 import { z } from "zod";
-import { AbortedError, UsageError } from "../errors.js";
+import { AbortedError, UsageError, untilAborted } from "../errors.js";
 import { VERSION } from "../version.js";
 import { PullRequestLookupError, type PullRequestProvider, type PullRequestStatus } from "./provider.js";
 
@@ -230,17 +230,4 @@ function quoted(text: string, token: string | undefined): string {
 
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
-}
-
-/**
- * Settles as soon as `signal` aborts, even where the client cannot be interrupted: the plugins'
- * queues and retry waits do not watch the signal, though the requests they start do.
- */
-function untilAborted<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

@@ -6,7 +6,7 @@
  */
 import KcAdminClient, { NetworkError } from "@keycloak/keycloak-admin-client";
 import { z } from "zod";
-import { AbortedError } from "../errors.js";
+import { AbortedError, untilAborted } from "../errors.js";
 
 export interface KeycloakOptions {
   /** Keycloak's root, e.g. https://keycloak.example.com (Keycloak before 17: …/auth). */
@@ -259,14 +259,4 @@ function mask(text: string, secret: string): string {
 
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
-}
-
-/** Settles as soon as `signal` aborts, whatever the client is still waiting for. */
-function untilAborted<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

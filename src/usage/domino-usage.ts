@@ -135,21 +135,26 @@ export function dominoFindings(db: DominoDatabase, options: DominoOptions): Domi
     userName(m?.ownerId ?? (m?.projectId ? db.projectOwners.get(m.projectId) : undefined));
 
   const usages = new ReasonList();
-  const keepRevision = (revision: DominoRevision, source: string) => {
+  /** Why an image stays: the record (its collection counts reasons), as the reason reads. */
+  const why = (collection: string, id: string, more = ""): Why => ({
+    collection,
+    text: `${where(collection, id)}${more}`,
+  });
+  const keepRevision = (revision: DominoRevision, source: Why) => {
     if (!revision.image) return;
     const owner = environmentOwner(environments.get(revision.environmentId ?? ""));
     const ref = options.toReference(revision.image, where("environment_revisions", revision.id));
-    usages.push({ ...ref, source, ...(owner ? { owner } : {}) });
+    usages.push({ ...ref, source: source.text, ...(owner ? { owner } : {}) }, source.collection);
   };
-  const keepVersion = (version: DominoModelVersion, source: string) => {
+  const keepVersion = (version: DominoModelVersion, source: Why) => {
     const owner = modelOwner(models.get(version.modelId ?? ""));
     for (const image of version.images) {
       const ref = options.toReference(image, where("model_versions", version.id));
-      usages.push({ ...ref, source, ...(owner ? { owner } : {}) });
+      usages.push({ ...ref, source: source.text, ...(owner ? { owner } : {}) }, source.collection);
     }
   };
   /** An environment named by id uses its active revision; unknown which, every revision stays. */
-  const keepEnvironment = (environmentId: string, source: string) => {
+  const keepEnvironment = (environmentId: string, source: Why) => {
     const active = environments.get(environmentId)?.activeRevisionId;
     const revision = active ? revisions.get(active) : undefined;
     if (revision) keepRevision(revision, source);
@@ -166,21 +171,24 @@ export function dominoFindings(db: DominoDatabase, options: DominoOptions): Domi
       (options.deactivated?.has(owner.toLowerCase()) ||
         (ownerName !== undefined && options.deactivated?.has(ownerName.toLowerCase())));
     if (deactivated) continue;
-    keepEnvironment(e.id, `${where("environments_v2", e.id)} (active revision)`);
+    keepEnvironment(e.id, why("environments_v2", e.id, " (active revision)"));
   }
   for (const r of db.revisions) {
     if (!r.environmentId || !environments.has(r.environmentId))
       keepRevision(
         r,
-        `${where("environment_revisions", r.id)} (its environment ${r.environmentId ?? "(none named)"} has no record)`,
+        why(
+          "environment_revisions",
+          r.id,
+          ` (its environment ${r.environmentId ?? "(none named)"} has no record)`,
+        ),
       );
   }
   for (const v of db.modelVersions) {
     const model = v.modelId ? models.get(v.modelId) : undefined;
     if (targeted.has(`modelVersion:${v.id}`) || (model && targeted.has(`model:${model.id}`))) continue;
-    if (!model) keepVersion(v, `${where("model_versions", v.id)} (its model has no record)`);
-    else if (!model.archived)
-      keepVersion(v, `${where("models", model.id)} (a version of a model not archived)`);
+    if (!model) keepVersion(v, why("model_versions", v.id, " (its model has no record)"));
+    else if (!model.archived) keepVersion(v, why("models", model.id, " (a version of a model not archived)"));
   }
 
   const since =
@@ -190,7 +198,7 @@ export function dominoFindings(db: DominoDatabase, options: DominoOptions): Domi
   for (const run of db.runs) {
     // A run that says nothing of when it was used might be running now: it keeps.
     if (since !== undefined && run.lastUsed && run.lastUsed.getTime() < since) continue;
-    const source = `${where("runs", run.id)}${run.lastUsed ? ` (last used ${run.lastUsed.toISOString()})` : ""}`;
+    const source = why("runs", run.id, run.lastUsed ? ` (last used ${run.lastUsed.toISOString()})` : "");
     for (const id of run.revisionIds) {
       const r = revisions.get(id);
       if (r) keepRevision(r, source);
@@ -201,7 +209,7 @@ export function dominoFindings(db: DominoDatabase, options: DominoOptions): Domi
     // A model's records name the model and its versions themselves; there, only environments count.
     const environmentsOnly = ref.collection === "models" || ref.collection === "model_versions";
     for (const { path, id } of ref.ids) {
-      const source = `${where(ref.collection, ref.id)} ${path}`;
+      const source = why(ref.collection, ref.id, ` ${path}`);
       const revision = revisions.get(id);
       if (revision) keepRevision(revision, source);
       if (environments.has(id) || revisionsOf.has(id)) keepEnvironment(id, source);
@@ -262,12 +270,12 @@ export function dominoFindings(db: DominoDatabase, options: DominoOptions): Domi
 
 /** Reasons an image is kept, with at most a few per image and collection: a revision a million runs used needs no million reasons. */
 const REASONS_PER_COLLECTION = 3;
+type Why = { readonly collection: string; readonly text: string };
 class ReasonList {
   private readonly usages: Usage[] = [];
   private readonly counts = new Map<string, { count: number; last: number }>();
 
-  push(usage: Usage): void {
-    const collection = / \w+\.(\w+) /.exec(usage.source)?.[1] ?? "";
+  push(usage: Usage, collection: string): void {
     const key = `${usage.raw}\u0000${collection}`;
     const seen = this.counts.get(key) ?? { count: 0, last: -1 };
     seen.count++;

@@ -5,6 +5,7 @@ import { ExitCode, exitCodeOf, UsageSourceError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type ApplyFlags, runApply } from "./apply-command.js";
 import { type DoctorFlags, runDoctor } from "./doctor-command.js";
+import { completeHelp } from "./help-text.js";
 import { addPullRequestOptions } from "./pull-request-options.js";
 import { addSelectionOptions, type PurgeFlags, runPurge } from "./purge-command.js";
 import { addRegistryOptions } from "./registry-options.js";
@@ -23,8 +24,7 @@ function program(setCode: (code: number) => void): Command {
       "Reclaims registry space without breaking a running workload: deletes only what nothing uses, and says why.",
     )
     .version(VERSION)
-    .exitOverride()
-    .showHelpAfterError();
+    .exitOverride();
 
   addUsageOptions(
     addRegistryOptions(
@@ -134,23 +134,31 @@ function program(setCode: (code: number) => void): Command {
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
 
+  completeHelp(cli);
   return cli;
 }
 
 /** What deleting takes, for `purge --apply` and `apply`. */
 function addApplyOptions(cmd: Command): Command {
-  return cmd
-    .option("--yes", "do not ask for confirmation")
-    .addOption(
-      new Option("--confirm <mode>", "strict: ask yes, then DELETE")
-        .choices(["normal", "strict"])
-        .default("normal"),
-    )
-    .option(
-      "--backup <dest>",
-      "copy each manifest whole before deleting it: dir:PATH, oci-archive:PATH.tar, s3://bucket/prefix",
-    )
-    .option("--s3-endpoint <url>", "S3-compatible endpoint for s3:// backups (path-style)");
+  return (
+    cmd
+      .option("--yes", "do not ask for confirmation")
+      .option("--force", "the same as --yes (as the Domino cleaner spells it)")
+      // One meaning, two spellings: what reads --yes never has to know about --force.
+      .hook("preAction", (cmd) => {
+        if (cmd.getOptionValue("force")) cmd.setOptionValueWithSource("yes", true, "cli");
+      })
+      .addOption(
+        new Option("--confirm <mode>", "strict: ask yes, then DELETE")
+          .choices(["normal", "strict"])
+          .default("normal"),
+      )
+      .option(
+        "--backup <dest>",
+        "copy each manifest whole before deleting it: dir:PATH, oci-archive:PATH.tar, s3://bucket/prefix",
+      )
+      .option("--s3-endpoint <url>", "S3-compatible endpoint for s3:// backups (path-style)")
+  );
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage/config, 3 usage source failed. */

@@ -54,6 +54,9 @@ export interface PurgeFlags extends RegistryFlags, UsageFlags, PullRequestFlags 
   usageSources?: boolean;
 }
 
+/** What plan and run select when no filter is set anywhere. */
+const EVERYTHING = [".*:.*"];
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Options shared by `plan`, `purge` and `run`: what to select and what protects. */
@@ -116,9 +119,11 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     throw new UsageError("plan never deletes: use purge --apply or apply PLAN.json");
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard, process.env);
   const untaggedOnly = flags.untaggedOnly ?? config.policy.untaggedOnly;
-  if (command === "purge" && !cliFlags.filter?.length && !untaggedOnly) {
+  // A filter may come from the flags, policy.filters or REGSWEEP_FILTER: purge only needs one somewhere.
+  const configured = flags.filter ?? config.policy.filters;
+  if (command === "purge" && !configured?.length && !untaggedOnly) {
     throw new UsageError(
-      "purge needs --filter 'REPO_REGEX:TAG_REGEX' (e.g. --filter 'team/api:.*'), or --untagged-only to purge untagged manifests of every repository",
+      "purge needs --filter 'REPO_REGEX:TAG_REGEX' (e.g. --filter 'team/api:.*'; or policy.filters in the configuration, or REGSWEEP_FILTER), or --untagged-only to purge untagged manifests of every repository",
     );
   }
   const sources = usageSourcesOf(config, flags, readStdinOnce);
@@ -127,7 +132,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     refuseDeletionWithoutSources(command === "run" ? "run" : "purge --apply");
   }
   const policy = purgePolicy({
-    filters: flags.filter ?? config.policy.filters,
+    filters: configured ?? EVERYTHING,
     ...((flags.ago ?? config.policy.ago) !== undefined ? { ago: flags.ago ?? config.policy.ago } : {}),
     ...((flags.keep ?? config.policy.keep) !== undefined ? { keep: flags.keep ?? config.policy.keep } : {}),
     untagged: flags.untagged ?? config.policy.untagged,

@@ -98,7 +98,7 @@ async function wizard(flags: WizardFlags): Promise<number> {
   });
   const filterText = await input({
     message: "Repositories and tags (REPO_REGEX:TAG_REGEX as acr purge --filter, space-separated):",
-    default: base.policy.filters.join(" "),
+    default: (base.policy.filters ?? [".*:.*"]).join(" "),
     validate: (t) => (t.trim() ? true : "give at least one filter, e.g. .*:.*"),
   });
   const ageText = await input({

@@ -310,10 +310,12 @@ export const configSchema = z
       .default({ aliases: [], insecure: false, concurrency: 8 }),
     policy: z
       .object({
+        // No default here: purge must tell a filter someone set from none (it requires one, as acr
+        // purge); plan and run take every repository and tag when none is set.
         filters: z
           .array(z.string())
-          .default([".*:.*"])
-          .describe("REPO_REGEX:TAG_REGEX, as acr purge --filter"),
+          .optional()
+          .describe("REPO_REGEX:TAG_REGEX, as acr purge --filter; plan and run default to .*:.*"),
         ago: z.string().optional().describe("only older than this: 30d, 1d12h, 90m"),
         keep: z.number().int().nonnegative().optional(),
         untagged: z.boolean().default(false),
@@ -339,7 +341,7 @@ export const configSchema = z
           .default([]),
       })
       .strict()
-      .default({ filters: [".*:.*"], untagged: false, scope: "all", rules: [] }),
+      .default({ untagged: false, scope: "all", rules: [] }),
     azure: z
       .object({
         cloud: z.enum(AZURE_CLOUDS).default("AzurePublicCloud"),

@@ -158,7 +158,7 @@ export function decideRepository(
     for (const n of chosen) {
       addKeep(n.digest, {
         rule: "keep-newest",
-        detail: `one of the ${policy.keep} newest of ${countable.length} tagged images otherwise deleted`,
+        detail: keepNewestDetail(policy.keep, countable.length, "tagged images otherwise deleted"),
       });
     }
     keepWhatKeptNeeds(chosen.map((n) => n.digest));
@@ -173,7 +173,7 @@ export function decideRepository(
       for (const n of alsoKept) {
         addKeep(n.digest, {
           rule: "keep-newest-untagged",
-          detail: `one of the ${policy.keep} newest of ${untaggedPool.length} manifests --untagged would otherwise delete (acr purge keeps them too)`,
+          detail: `${keepNewestDetail(policy.keep, untaggedPool.length, "manifests --untagged would otherwise delete")} (acr purge keeps them too)`,
         });
       }
       keepWhatKeptNeeds(alsoKept.map((n) => n.digest));
@@ -388,4 +388,10 @@ function days(ms: number): number {
 
 export function short(digest: string): string {
   return digest.slice(0, 19);
+}
+
+/** "one of the 3 newest of 5 …", or, when --keep covers them all, "all 2 … (--keep 3)": never "3 newest of 2". */
+function keepNewestDetail(keep: number, pool: number, what: string): string {
+  if (pool > keep) return `one of the ${keep} newest of ${pool} ${what}`;
+  return pool === 1 ? `the only one of the ${what} (--keep ${keep})` : `all ${pool} ${what} (--keep ${keep})`;
 }

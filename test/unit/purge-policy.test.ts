@@ -166,6 +166,23 @@ describe("decideRepository: --keep N", () => {
     expect(deletedOf(d, a, b, c, e)).toEqual([c, e]);
   });
 
+  it("says how many the slots were among, and never more slots than candidates", () => {
+    const a = image("a", { tags: ["v3"], age: 1 });
+    const b = image("b", { tags: ["v2"], age: 2 });
+    const c = image("c", { tags: ["v1"], age: 3 });
+    const detail = (d: ReturnType<typeof decide>, n: ManifestNode) =>
+      d.decisions.get(n.digest)?.reasons.find((r) => r.rule === "keep-newest")?.detail;
+    expect(detail(decide(repo(APP, a, b, c), policy({ keep: 2 })), a)).toBe(
+      "one of the 2 newest of 3 tagged images otherwise deleted",
+    );
+    expect(detail(decide(repo(APP, a, b), policy({ keep: 3 })), a)).toBe(
+      "all 2 tagged images otherwise deleted (--keep 3)",
+    );
+    expect(detail(decide(repo(APP, a), policy({ keep: 3 })), a)).toBe(
+      "the only one of the tagged images otherwise deleted (--keep 3)",
+    );
+  });
+
   it("counts distinct digests: several tags on one digest take one slot", () => {
     const a = image("a", { tags: ["latest", "v3", "stable"], age: 1 });
     const b = image("b", { tags: ["v2"], age: 2 });

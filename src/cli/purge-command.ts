@@ -39,6 +39,8 @@ export interface PurgeFlags extends RegistryFlags, UsageFlags, PullRequestFlags 
   ageFrom?: "created" | "updated";
   scope?: "all" | "used-repositories";
   protectPulledWithin?: string;
+  /** --protect-tag, repeatable: added to policy.protectTags. */
+  protectTag?: string[];
   /** --shard I/N or auto/N as typed; parsed by parseShard. */
   shard?: string;
   dryRun?: boolean;
@@ -83,6 +85,12 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
           "--age-from <time>",
           "which time --ago and --keep read: created (default) or updated (ACR's last update, as acr purge)",
         ).choices(["created", "updated"]),
+      )
+      .addOption(
+        new Option(
+          "--protect-tag <regex>",
+          "keep every manifest carrying a tag this matches whole (repeatable; e.g. latest, 'v?[0-9]+\\.[0-9]+\\.[0-9]+')",
+        ).argParser(collect),
       )
       .option(
         "--protect-pulled-within <duration>",
@@ -137,6 +145,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     ...((flags.protectPulledWithin ?? config.policy.protectPulledWithin)
       ? { protectPulledWithin: flags.protectPulledWithin ?? config.policy.protectPulledWithin }
       : {}),
+    protectTags: [...(config.policy.protectTags ?? []), ...(flags.protectTag ?? [])],
   });
   const auditDir = flags.auditDir ?? config.audit.dir;
   const aliases = aliasesOf(config, flags);

@@ -110,7 +110,10 @@ function program(setCode: (code: number) => void): Command {
       ).choices(["image", "repository", "owner"]),
     )
     .addOption(
-      new Option("--format <format>", "what to print (default text)").choices(["text", "json", "html"]),
+      new Option(
+        "--format <format>",
+        "what to print (default text); commands: az / regctl deletions",
+      ).choices(["text", "json", "html", "commands"]),
     )
     .option("--config <file>", "regsweep.yaml (for audit.dir)")
     .option("--audit-dir <dir>", "where plans were kept (default audits)")

@@ -22,25 +22,24 @@ export async function runConfigImport(file: string | undefined, flags: ConfigImp
     );
   }
   let result: ImportedConfig;
-  let from: string;
   if (file !== undefined) {
     const json = await readJson(file);
     try {
-      result = importAksCleanup(json, flags.days === undefined ? {} : { days: flags.days });
+      result = importAksCleanup(json, {
+        source: file,
+        ...(flags.days === undefined ? {} : { days: flags.days }),
+      });
     } catch (error) {
       if (error instanceof UsageError) throw new UsageError(`${file}: ${error.message}`);
       throw error;
     }
-    from = file;
   } else {
     if (flags.days !== undefined) {
       throw new UsageError("--days belongs to the AKS cleanup file; an acr purge line gives --ago");
     }
-    const line = flags.fromAcrPurge as string;
-    result = importAcrPurge(line);
-    from = line;
+    result = importAcrPurge(flags.fromAcrPurge as string);
   }
-  const yaml = importedYaml(result, from);
+  const yaml = importedYaml(result);
   if (flags.output) {
     try {
       // wx: created here or not at all, so an existing configuration is never replaced.

@@ -59,3 +59,9 @@ export function splitShellWords(line: string): string[] {
   if (inWord) words.push(word);
   return words;
 }
+
+/** POSIX shell quoting: safe words as they are, anything else in single quotes. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, "'\\''")}'`;
+}

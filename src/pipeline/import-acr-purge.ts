@@ -1,4 +1,4 @@
-import { splitShellWords } from "../config/shell-words.js";
+import { shellQuote, splitShellWords } from "../config/shell-words.js";
 import { UsageError } from "../errors.js";
 import { type ImportedConfig, type ImportNote, imported, registryUrlOf } from "./imported-config.js";
 import { purgePolicy } from "./plan.js";
@@ -16,6 +16,8 @@ interface PurgeLine {
   registry?: string;
   /** Flags read but with no equivalent here, as written. */
   dropped: string[];
+  /** The purge line re-quoted, credentials replaced, fit to print. */
+  shown: string;
 }
 
 type FlagKind = "value" | "bool";
@@ -134,6 +136,18 @@ function purgeWords(words: readonly string[], notes: ImportNote[]): { words: str
   return { words: [...words] };
 }
 
+/** The words as one line again, with every credential value replaced. */
+function shownLine(words: readonly string[]): string {
+  const secret = new Set(["--password", "-p", "--username", "-u"]);
+  return words
+    .map((w, i) => {
+      const eq = w.indexOf("=");
+      if (eq > 0 && secret.has(w.slice(0, eq))) return `${w.slice(0, eq)}=***`;
+      return secret.has(words[i - 1] ?? "") ? "***" : shellQuote(w);
+    })
+    .join(" ");
+}
+
 function readLine(commandLine: string, notes: ImportNote[]): PurgeLine {
   const outer = purgeWords(splitShellWords(commandLine), notes);
   const words = outer.words;
@@ -158,6 +172,7 @@ function readLine(commandLine: string, notes: ImportNote[]): PurgeLine {
   const ago = last(p, "ago");
   const registry = last(p, "registry") ?? outer.registry;
   return {
+    shown: shownLine(words),
     filters: p.values.get("filter") ?? [],
     ...(ago !== undefined ? { ago } : {}),
     ...(keep !== undefined ? { keep } : {}),
@@ -194,7 +209,12 @@ export function importAcrPurge(commandLine: string): ImportedConfig {
   });
 
   const registry: Record<string, unknown> = {};
-  if (line.registry !== undefined) {
+  if (line.registry?.includes("{{")) {
+    notes.push({
+      kind: "no-equivalent",
+      text: `--registry ${line.registry}: an ACR task template; set registry.url or pass regsweep --registry`,
+    });
+  } else if (line.registry !== undefined) {
     registry.url = registryUrlOf(line.registry);
     notes.push({ kind: "mapped", text: `--registry ${line.registry} → registry.url ${registry.url}` });
   } else {
@@ -286,5 +306,5 @@ export function importAcrPurge(commandLine: string): ImportedConfig {
     ...(Object.keys(registry).length ? { registry } : {}),
     policy,
   };
-  return imported(config, notes);
+  return imported(config, notes, line.shown);
 }

@@ -31,7 +31,10 @@ const CLOUD_OF_SUFFIX: Record<string, string> = { us: "AzureUSGovernment", cn: "
  * threshold: an aks source with the same clusters, only repositories they run images of, older
  * than the threshold, `latest` never. Pure; a file of another shape is bad usage naming the key.
  */
-export function importAksCleanup(json: unknown, options: { days?: number } = {}): ImportedConfig {
+export function importAksCleanup(
+  json: unknown,
+  options: { days?: number /** The file's name, for the header. */; source?: string } = {},
+): ImportedConfig {
   const parsed = aksCleanupSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -132,6 +135,7 @@ export function importAksCleanup(json: unknown, options: { days?: number } = {})
       },
     },
     notes,
+    `${options.source ?? "an AKS cleanup file"} (days ${days})`,
   );
 }
 

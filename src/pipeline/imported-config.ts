@@ -12,15 +12,21 @@ export interface ImportNote {
 export interface ImportedConfig {
   readonly config: Record<string, unknown>;
   readonly notes: readonly ImportNote[];
+  /** What it was imported from, fit to print (credentials replaced). */
+  readonly source: string;
 }
 
 /**
  * The configuration, checked against the schema `regsweep plan --config` loads it with: a file
  * that would not load is a mistake of the importer, never the user's.
  */
-export function imported(config: Record<string, unknown>, notes: readonly ImportNote[]): ImportedConfig {
+export function imported(
+  config: Record<string, unknown>,
+  notes: readonly ImportNote[],
+  source: string,
+): ImportedConfig {
   configSchema.parse(config);
-  return { config, notes };
+  return { config, notes, source };
 }
 
 /** An ACR task's `--registry myacr` is the registry's name; a login server or URL is taken as it is. */
@@ -32,8 +38,10 @@ export function registryUrlOf(registry: string): string {
 }
 
 /** regsweep.yaml text, headed by a comment saying where it came from. */
-export function importedYaml(result: ImportedConfig, from: string): string {
-  const header = [`# regsweep.yaml written by regsweep config import from ${from.replace(/\s+/g, " ")}`];
+export function importedYaml(result: ImportedConfig): string {
+  const header = [
+    `# regsweep.yaml written by regsweep config import from ${result.source.replace(/\s+/g, " ")}`,
+  ];
   header.push("# Check it with: regsweep plan --config regsweep.yaml (never deletes)");
   return `${header.join("\n")}\n${stringify(result.config, { lineWidth: 0 })}`;
 }

@@ -1,3 +1,4 @@
+import { shellQuote } from "../config/shell-words.js";
 import type { DeleteEntry, Plan, UntagEntry } from "../plan/plan-schema.js";
 import { looksLikeAcr } from "../registry/acr-auth.js";
 import { formatBytes } from "./format-bytes.js";
@@ -83,10 +84,4 @@ function reasons(list: readonly { rule: string; detail: string }[]): string {
 function oneLine(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   return text.replace(/[\u0000-\u001f\u007f]+/g, " ");
-}
-
-/** POSIX shell quoting: safe words as they are, anything else in single quotes. */
-export function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, "'\\''")}'`;
 }

@@ -17,7 +17,7 @@ const AKS_SAMPLE = {
 };
 
 /** What a caller reads back: the YAML text, parsed. */
-const written = (r: ReturnType<typeof importAcrPurge>) => parse(importedYaml(r, "test"));
+const written = (r: ReturnType<typeof importAcrPurge>) => parse(importedYaml(r));
 
 describe("splitShellWords", () => {
   it("splits as a POSIX shell does, without expanding", () => {
@@ -80,9 +80,21 @@ describe("importAcrPurge", () => {
     );
     expect(noEquivalent.some((t) => t.startsWith("az acr run --timeout 3600"))).toBe(true);
     expect(noEquivalent.some((t) => t.startsWith("--password: never written"))).toBe(true);
-    // A credential never reaches the configuration.
-    expect(importedYaml(r, "test")).not.toContain("hunter2");
-    expect(importedYaml(r, "test")).not.toContain("bot");
+    // A credential never reaches the configuration, nor its header naming the line it came from.
+    const yaml = importedYaml(r);
+    expect(yaml).not.toContain("hunter2");
+    expect(yaml).not.toMatch(/\bbot\b/);
+    expect(yaml.split("\n")[0]).toBe(
+      "# regsweep.yaml written by regsweep config import from acr purge --filter 'a:.*' --ago 0d --include-locked -u *** -p ***",
+    );
+  });
+
+  it("an ACR task's registry template is not taken for a host", () => {
+    const r = importAcrPurge(`acr purge --registry {{.Run.Registry}} --filter 'a:.*' --ago 1d`);
+    expect(written(r).registry).toBeUndefined();
+    expect(r.notes.some((n) => n.kind === "no-equivalent" && n.text.includes("{{.Run.Registry}}"))).toBe(
+      true,
+    );
   });
 
   it("an alternation in the repository part is flagged: regsweep anchors the whole regex", () => {

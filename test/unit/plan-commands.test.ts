@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { shellQuote } from "../../src/config/shell-words.js";
 import { plan } from "../../src/pipeline/plan.js";
 import type { Plan } from "../../src/plan/plan-schema.js";
-import { formatPlanCommands, shellQuote } from "../../src/report/plan-commands.js";
+import { formatPlanCommands } from "../../src/report/plan-commands.js";
 import { cosign, image, index, inventory, NOW, repo } from "./builders.js";
 
 const amd = image("amd", { age: 41 });

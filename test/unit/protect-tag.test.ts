@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { plan, purgePolicy } from "../../src/pipeline/plan.js";
+import { buildPlan } from "../../src/plan/build-plan.js";
 import { FilterError, parseProtectTag } from "../../src/policy/filter.js";
+import { compilePullRequestPattern, type PullRequestLookup } from "../../src/policy/pull-request-rule.js";
+import type { PullRequestStatus } from "../../src/pullrequest/provider.js";
+import { resolveUsages } from "../../src/usage/resolve.js";
 import { cosign, decide, image, index, inventory, NOW, policy, repo } from "./builders.js";
 
 const APP = "team/app";
@@ -109,5 +113,40 @@ describe("--protect-tag patterns are parsed as filters are", () => {
     const without = plan({ inventory: inv, usages: [], policy: { filters: [".*:.*"] }, now: NOW });
     expect(without.options).not.toHaveProperty("protectTags");
     expect(without.delete.map((e) => e.digest)).toEqual([latest.digest]);
+  });
+});
+
+describe("--protect-tag with a pull-request rule", () => {
+  const closedPr = image("closed", { tags: ["PR12-release", "PR12-test"], age: 5 });
+  const inv = inventory(repo(APP, closedPr));
+  const withRule = (action: "delete" | "untag", protect: string[]) =>
+    buildPlan({
+      inventory: inv,
+      policy: {
+        ...policy(),
+        protectTags: protect.map(parseProtectTag),
+        pullRequests: {
+          provider: "azure-devops https://dev.azure.com/contoso/shop",
+          pattern: compilePullRequestPattern("^PR(\\d+)"),
+          deleteWhen: new Set<PullRequestStatus>(["completed"]),
+          statuses: new Map<number, PullRequestLookup>([[12, { status: "completed" }]]),
+          action,
+        },
+      },
+      resolution: resolveUsages(inv, []),
+      now: NOW,
+      options: { filters: [".*:.*"], ago: null, keep: null, untagged: false },
+    });
+
+  it("a closed PR's manifest carrying a protected tag stays", () => {
+    expect(withRule("delete", []).delete.map((d) => d.digest)).toEqual([closedPr.digest]);
+    const p = withRule("delete", ["PR[0-9]+-release"]);
+    expect(p.delete).toEqual([]);
+    expect(p.keep[0]?.reasons.map((r) => r.rule)).toContain("protected-tag");
+  });
+
+  it("untag never removes a protected tag, only the others", () => {
+    expect(withRule("untag", []).untag?.map((u) => u.tag)).toEqual(["PR12-release", "PR12-test"]);
+    expect(withRule("untag", ["PR[0-9]+-release"]).untag?.map((u) => u.tag)).toEqual(["PR12-test"]);
   });
 });

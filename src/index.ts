@@ -38,6 +38,9 @@ export {
   planId,
 } from "./pipeline/apply.js";
 export type { OnEvent, PipelineEvent, RunOptions } from "./pipeline/events.js";
+export { importAcrPurge } from "./pipeline/import-acr-purge.js";
+export { importAksCleanup } from "./pipeline/import-aks-cleanup.js";
+export { type ImportedConfig, type ImportNote, importedYaml } from "./pipeline/imported-config.js";
 export { type MadePlan, type MakePlanOptions, makePlan } from "./pipeline/make-plan.js";
 export {
   type OpenedRegistry,
@@ -60,7 +63,7 @@ export {
   usageSources,
 } from "./pipeline/usages.js";
 export type { DeleteEntry, KeepEntry, Plan } from "./plan/plan-schema.js";
-export type { Filter } from "./policy/filter.js";
+export type { Filter, FilterPattern } from "./policy/filter.js";
 export type { PullRequestLookup, PullRequestRule } from "./policy/pull-request-rule.js";
 export type { PurgePolicy } from "./policy/purge-policy.js";
 export { parseShard, type Shard, shardOfRepository } from "./policy/shard.js";
@@ -70,6 +73,7 @@ export {
   type PullRequestCredentials,
 } from "./pullrequest/make-provider.js";
 export type { PullRequestProvider, PullRequestStatus } from "./pullrequest/provider.js";
+export { formatPlanCommands } from "./report/plan-commands.js";
 export { type SizeReport, sizeReport } from "./report/size-report.js";
 export { mongoRecordCleaner, type RecordCleaner } from "./usage/record-cleaner.js";
 export type { Findings, ImageRecord, RecordCleanup, Usage, UsageSource } from "./usage/usage.js";

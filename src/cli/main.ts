@@ -4,11 +4,12 @@ import { configJsonSchema } from "../config/config-schema.js";
 import { ExitCode, exitCodeOf, UsageSourceError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type ApplyFlags, runApply } from "./apply-command.js";
+import { type ConfigImportFlags, runConfigImport } from "./config-import-command.js";
 import { type DoctorFlags, runDoctor } from "./doctor-command.js";
 import { completeHelp } from "./help-text.js";
 import { addPullRequestOptions } from "./pull-request-options.js";
 import { addSelectionOptions, type PurgeFlags, runPurge } from "./purge-command.js";
-import { addRegistryOptions } from "./registry-options.js";
+import { addRegistryOptions, positiveInt } from "./registry-options.js";
 import { type ReportFlags, runReport } from "./report-command.js";
 import { type RestoreFlags, runRestore } from "./restore-command.js";
 import { runScan, type ScanFlags } from "./scan-command.js";
@@ -110,7 +111,10 @@ function program(setCode: (code: number) => void): Command {
       ).choices(["image", "repository", "owner"]),
     )
     .addOption(
-      new Option("--format <format>", "what to print (default text)").choices(["text", "json", "html"]),
+      new Option(
+        "--format <format>",
+        "what to print (default text); commands: az / regctl deletions",
+      ).choices(["text", "json", "html", "commands"]),
     )
     .option("--config <file>", "regsweep.yaml (for audit.dir)")
     .option("--audit-dir <dir>", "where plans were kept (default audits)")
@@ -125,14 +129,32 @@ function program(setCode: (code: number) => void): Command {
     .option("-o, --output <file>", "write the configuration here (default regsweep.yaml)")
     .action(async (flags: WizardFlags) => setCode(await runWizard(flags)));
 
-  cli
-    .command("config")
-    .description("configuration helpers")
+  const config = cli.command("config").description("configuration helpers");
+  config
     .command("schema")
     .description("print the JSON Schema of regsweep.yaml")
     .action(() => {
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
+  config
+    .command("import")
+    .description(
+      "write regsweep.yaml from the AKS cleanup script's JSON file, or from an acr purge command line; says what maps and what does not",
+    )
+    .argument("[file]", "the AKS cleanup script's configuration (kubernetes_clusters, container_registry)")
+    .addOption(
+      new Option("--days <n>", "with FILE: the script's age argument in days (default 7)").argParser(
+        positiveInt("--days"),
+      ),
+    )
+    .option("--from-acr-purge <command>", 'an acr purge command line, optionally inside az acr run --cmd "…"')
+    .option(
+      "-o, --output <file>",
+      "write the configuration here (never over an existing file); default stdout",
+    )
+    .action(async (file: string | undefined, flags: ConfigImportFlags) =>
+      setCode(await runConfigImport(file, flags)),
+    );
 
   completeHelp(cli);
   return cli;

@@ -10,6 +10,7 @@ import { purgePolicy } from "../pipeline/plan.js";
 import { printPlan, writePlan } from "../pipeline/plan-file.js";
 import { refuseDeletionWithoutSources } from "../plan/no-usage-sources.js";
 import { parseShard } from "../policy/shard.js";
+import { formatPlanCommands } from "../report/plan-commands.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { refuseSharedStdin } from "../usage/build-sources.js";
@@ -39,13 +40,15 @@ export interface PurgeFlags extends RegistryFlags, UsageFlags, PullRequestFlags 
   ageFrom?: "created" | "updated";
   scope?: "all" | "used-repositories";
   protectPulledWithin?: string;
+  /** --protect-tag, repeatable: added to policy.protectTags. */
+  protectTag?: string[];
   /** --shard I/N or auto/N as typed; parsed by parseShard. */
   shard?: string;
   dryRun?: boolean;
   apply?: boolean;
   yes?: boolean;
   output?: string;
-  format: "text" | "json" | "html";
+  format: "text" | "json" | "html" | "commands";
   auditDir?: string;
   confirm?: "normal" | "strict";
   backup?: string;
@@ -87,6 +90,12 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
           "which time --ago and --keep read: created (default) or updated (ACR's last update, as acr purge)",
         ).choices(["created", "updated"]),
       )
+      .addOption(
+        new Option(
+          "--protect-tag <regex>",
+          "keep every manifest carrying a tag this matches whole (repeatable; e.g. latest, 'v?[0-9]+\\.[0-9]+\\.[0-9]+')",
+        ).argParser(collect),
+      )
       .option(
         "--protect-pulled-within <duration>",
         "keep what the registry says was pulled within this long (30d; ECR records pulls)",
@@ -104,7 +113,12 @@ export function addSelectionOptions(cmd: Command, filterRequired: boolean): Comm
   )
     .option("-o, --output <file>", "write the plan JSON here")
     .addOption(
-      new Option("--format <format>", "what to print").choices(["text", "json", "html"]).default("text"),
+      new Option(
+        "--format <format>",
+        "what to print; commands: the az / regctl commands that would delete the plan by hand (never with --apply)",
+      )
+        .choices(["text", "json", "html", "commands"])
+        .default("text"),
     )
     .option("--audit-dir <dir>", "where audit records go (default audits)");
 }
@@ -117,6 +131,11 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
   if (flags.apply && flags.dryRun) throw new UsageError("--apply and --dry-run contradict each other");
   if (command === "plan" && flags.apply)
     throw new UsageError("plan never deletes: use purge --apply or apply PLAN.json");
+  if (flags.format === "commands" && flags.apply) {
+    throw new UsageError(
+      `--format commands prints the commands that would delete the plan and deletes nothing: drop ${command === "run" ? "it (run always applies; use plan --format commands)" : "--apply"}`,
+    );
+  }
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard, process.env);
   const untaggedOnly = flags.untaggedOnly ?? config.policy.untaggedOnly;
   // A filter may come from the flags, policy.filters or REGSWEEP_FILTER: purge only needs one somewhere.
@@ -142,6 +161,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     ...((flags.protectPulledWithin ?? config.policy.protectPulledWithin)
       ? { protectPulledWithin: flags.protectPulledWithin ?? config.policy.protectPulledWithin }
       : {}),
+    protectTags: [...(config.policy.protectTags ?? []), ...(flags.protectTag ?? [])],
   });
   const auditDir = flags.auditDir ?? config.audit.dir;
   const aliases = aliasesOf(config, flags);
@@ -178,6 +198,7 @@ export async function runPurge(cliFlags: PurgeFlags, command: "plan" | "purge" |
     if (planFile) await writePlan(plan, planFile);
     if (flags.format === "json") await printPlan(plan, process.stdout);
     else if (flags.format === "html") process.stdout.write(formatPlanHtml(plan));
+    else if (flags.format === "commands") process.stdout.write(formatPlanCommands(plan));
     else process.stdout.write(formatPlanText(plan, new Date(plan.createdAt)));
     const setAside = setAsideNote(resolution.setAside);
     if (setAside) process.stderr.write(`${setAside}\n`);

@@ -4,6 +4,7 @@ import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
 import { readPlan } from "../pipeline/plan-file.js";
 import type { Plan } from "../plan/plan-schema.js";
+import { formatPlanCommands } from "../report/plan-commands.js";
 import { formatPlanHtml } from "../report/plan-html.js";
 import { formatPlanText } from "../report/plan-text.js";
 import { MissingBlobsError, type SizeReport, type SizeReportBy, sizeReport } from "../report/size-report.js";
@@ -20,7 +21,7 @@ export interface ReportFlags {
   auditDir?: string;
   /** A size report grouped this way instead of the plan itself. */
   by?: SizeReportBy;
-  format?: "text" | "json" | "html";
+  format?: "text" | "json" | "html" | "commands";
 }
 
 /**
@@ -30,6 +31,11 @@ export interface ReportFlags {
 export async function runReport(flags: ReportFlags): Promise<number> {
   if (flags.html && flags.format && flags.format !== "html") {
     throw new UsageError(`--html ${flags.html} writes HTML: drop --format ${flags.format} or --html`);
+  }
+  if (flags.by && flags.format === "commands") {
+    throw new UsageError(
+      "--format commands prints a plan's deletions: drop --by, or pick text, json or html",
+    );
   }
   const config = await loadConfig(flags.config);
   const path = flags.plan ?? (await newestPlan(join(flags.auditDir ?? config.audit.dir, "plans")));
@@ -49,6 +55,7 @@ type Format = NonNullable<ReportFlags["format"]>;
 
 function renderPlan(plan: Plan, format: Format): string {
   if (format === "json") return `${JSON.stringify(plan, null, 2)}\n`;
+  if (format === "commands") return formatPlanCommands(plan);
   return format === "html" ? formatPlanHtml(plan) : formatPlanText(plan, new Date());
 }
 

@@ -327,6 +327,12 @@ export const configSchema = z
           .enum(["created", "updated"])
           .optional()
           .describe("which time ago and keep read: created (default) or updated (ACR's lastUpdateTime)"),
+        protectTags: z
+          .array(z.string().min(1))
+          .optional()
+          .describe(
+            "tag regexes matched whole (the filters' RE2 dialect): a manifest carrying a matching tag stays (--protect-tag)",
+          ),
         protectPulledWithin: z
           .string()
           .optional()

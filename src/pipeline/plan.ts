@@ -6,7 +6,7 @@ import { NO_USAGE_SOURCES_WARNING } from "../plan/no-usage-sources.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { recordCleanups } from "../plan/record-cleanups.js";
 import { parseAgo, parseDuration } from "../policy/duration.js";
-import { parseFilter } from "../policy/filter.js";
+import { parseFilter, parseProtectTag } from "../policy/filter.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import { type RecordIndex, type Resolution, resolveRecords, resolveUsages } from "../usage/resolve.js";
 import type { ImageRecord, Usage } from "../usage/usage.js";
@@ -27,6 +27,8 @@ export interface PolicySpec {
   readonly scope?: "all" | "used-repositories";
   /** `30d`: keep what the registry says was pulled within this long (ECR records pulls). */
   readonly protectPulledWithin?: string;
+  /** Tag regexes (matched whole, the filters' dialect): a manifest carrying a tag one matches stays. */
+  readonly protectTags?: readonly string[];
 }
 
 /** A PurgePolicy from its written form; a filter or duration that does not parse is a UsageError. */
@@ -62,6 +64,7 @@ export function purgePolicy(spec: PolicySpec): PurgePolicy & { readonly ago?: st
     ...(spec.untaggedOnly ? { untaggedOnly: true } : {}),
     ...(spec.ageFrom ? { ageFrom: spec.ageFrom } : {}),
     ...(spec.scope ? { scope: spec.scope } : {}),
+    ...(spec.protectTags?.length ? { protectTags: spec.protectTags.map(parseProtectTag) } : {}),
   };
 }
 
@@ -117,6 +120,7 @@ export function planWithResolution(input: PlanInput): { plan: Plan; resolution: 
       untagged: policy.untagged,
       ...(policy.untaggedOnly ? { untaggedOnly: true } : {}),
       ...(policy.ageFrom ? { ageFrom: policy.ageFrom } : {}),
+      ...(policy.protectTags?.length ? { protectTags: policy.protectTags.map((p) => p.source) } : {}),
     },
   });
   if (input.sourceCount === 0) result.warnings.unshift(NO_USAGE_SOURCES_WARNING);
@@ -148,7 +152,8 @@ export function asPurgePolicy(policy: PurgePolicy | PolicySpec): PurgePolicy {
     policy.filters.some((f) => typeof f === "string") ||
     (typeof (policy as PolicySpec).ago === "string" && !("agoMs" in policy)) ||
     // --untagged-only may come without filters; a parsed policy always has them.
-    (policy.filters.length === 0 && policy.untaggedOnly === true);
+    (policy.filters.length === 0 && policy.untaggedOnly === true) ||
+    (policy.protectTags ?? []).some((p) => typeof p === "string");
   return written ? purgePolicy(policy as PolicySpec) : (policy as PurgePolicy);
 }
 

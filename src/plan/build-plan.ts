@@ -1,5 +1,6 @@
 import type { Inventory, ManifestNode } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
+import type { FilterPattern } from "../policy/filter.js";
 import { judgeTag, type PullRequestRule } from "../policy/pull-request-rule.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import { decideRepository } from "../policy/purge-policy.js";
@@ -108,7 +109,9 @@ export function buildPlan(input: PlanInput): Plan {
         })
       : [];
   const untag =
-    policy.pullRequests?.action === "untag" ? untagEntries(policy.pullRequests, kept, resolution) : undefined;
+    policy.pullRequests?.action === "untag"
+      ? untagEntries(policy.pullRequests, kept, resolution, policy.protectTags ?? [])
+      : undefined;
   const pullRequests = policy.pullRequests
     ? pullRequestTags(
         policy.pullRequests,
@@ -203,16 +206,22 @@ function pullRequestTags(
 
 /**
  * With `action: untag`: the closed PRs' tags on manifests that stay. A tag an in-use reference
- * names is never removed: a workload pulling by it would fail.
+ * names is never removed: a workload pulling by it would fail; nor is a protected one.
  */
-function untagEntries(rule: PullRequestRule, kept: readonly Decided[], resolution: Resolution): UntagEntry[] {
+function untagEntries(
+  rule: PullRequestRule,
+  kept: readonly Decided[],
+  resolution: Resolution,
+  /** --protect-tag: a protected tag is never removed either. */
+  protectTags: readonly FilterPattern[],
+): UntagEntry[] {
   return kept.flatMap(({ repository, node }) => {
     const usedTags = new Set(
       [...(resolution.inUse.get(repository)?.values() ?? [])].flat().map((u) => u.reference.tag),
     );
     return node.tags.flatMap((tag) => {
       const v = judgeTag(tag, rule);
-      if (v.kind !== "closed" || usedTags.has(tag)) return [];
+      if (v.kind !== "closed" || usedTags.has(tag) || protectTags.some((p) => p.test(tag))) return [];
       const detail = `PR ${v.pr} is ${v.status} (${rule.provider})`;
       return [{ repository, tag, digest: node.digest, reasons: [{ rule: "pull-request-closed", detail }] }];
     });

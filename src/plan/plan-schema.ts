@@ -66,6 +66,8 @@ export const planSchema = z.object({
     untaggedOnly: z.boolean().optional(),
     /** The time --ago and --keep read; absent in plans of older versions: created. */
     ageFrom: z.enum(["created", "updated"]).optional(),
+    /** --protect-tag patterns as written (matched whole); absent: none. */
+    protectTags: z.array(z.string()).optional(),
   }),
   /**
    * With `--shard I/N`: this plan covers only the repositories whose name hashes to shard `index`

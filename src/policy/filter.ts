@@ -145,6 +145,17 @@ function topLevelColons(text: string): number[] {
   return found;
 }
 
+/**
+ * One `--protect-tag REGEX`: a tag it matches whole (anchored, as the repository part of a filter)
+ * keeps its manifest. Compiled as filters are, so `[[:digit:]]` works and a pattern that does not
+ * parse is bad usage naming it.
+ */
+export function parseProtectTag(text: string): FilterPattern {
+  const name = `--protect-tag ${JSON.stringify(text)}`;
+  if (!text) throw new FilterError(`${name}: the pattern is empty (e.g. --protect-tag latest)`);
+  return compile(`^(?:${text})$`, text, name, "tag");
+}
+
 export function repositorySelected(filters: readonly Filter[], repository: string): boolean {
   return filters.some((f) => f.repository.test(repository));
 }

@@ -1,7 +1,7 @@
 import type { ManifestNode, RepositoryInventory } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 import type { Usage } from "../usage/usage.js";
-import type { Filter } from "./filter.js";
+import type { Filter, FilterPattern } from "./filter.js";
 import { judgeTag, type PullRequestRule } from "./pull-request-rule.js";
 import type { Decision, DeleteRule, KeepRule, Reason } from "./reasons.js";
 
@@ -31,6 +31,12 @@ export interface PurgePolicy {
    * pull request whose status is in deleteWhen; an open PR, an unreadable status or any other tag keeps it.
    */
   readonly pullRequests?: PullRequestRule;
+  /**
+   * `--protect-tag`: a manifest carrying a tag one of these matches whole is kept, like an in-use
+   * one (its children and referrers with it), and takes no `--keep` slot: keep counts only what
+   * would otherwise go.
+   */
+  readonly protectTags?: readonly FilterPattern[];
   /** Keep what the registry says was pulled within this long (ECR's lastRecordedPullTime). */
   readonly protectPulledWithinMs?: number;
   /**
@@ -85,6 +91,13 @@ export function decideRepository(
       addKeep(n.digest, {
         rule: "locked",
         detail: `tag ${n.lockedTags.join(", ")} is locked (delete or write disabled), so its manifest stays`,
+      });
+    }
+    const protectedBy = protectingPattern(n.tags, policy.protectTags);
+    if (protectedBy) {
+      addKeep(n.digest, {
+        rule: "protected-tag",
+        detail: `tag ${protectedBy.tag} matches --protect-tag ${protectedBy.pattern}`,
       });
     }
     const window = policy.protectPulledWithinMs;
@@ -201,6 +214,19 @@ export function decideRepository(
     decisions.set(n.digest, { action: "delete", reasons: [...(own ?? []), ...followed] });
   }
   return decisions;
+}
+
+/** The first tag (in tag order) a protect pattern matches, and that pattern as written. */
+function protectingPattern(
+  tags: readonly string[],
+  patterns: readonly FilterPattern[] | undefined,
+): { tag: string; pattern: string } | undefined {
+  if (!patterns?.length) return undefined;
+  for (const tag of tags) {
+    const p = patterns.find((x) => x.test(tag));
+    if (p) return { tag, pattern: p.source };
+  }
+  return undefined;
 }
 
 /** Children without tags and referrers of a present subject have no decision of their own. */

@@ -15,6 +15,7 @@ export type KeepRule =
   | "keep-newest-untagged"
   | "tagged"
   | "pulled-recently"
+  | "protected-tag"
   | "not-a-pull-request-tag"
   | "pull-request-open"
   | "pull-request-status-unknown"

@@ -62,7 +62,7 @@ ${[...del.map((d) => row("delete", d)), ...keep.map((k) => row("keep", k))].join
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}tr.delete td:first-child{color:#b00;font-weight:bold}td.num{text-align:right}ul{margin:0;padding-left:1.2em}small{color:#666;font-weight:normal}</style>
 </head><body>
 <h1>regsweep plan for ${escapeHtml(plan.registry)}</h1>
-<p>Made ${escapeHtml(plan.createdAt)}. Filters <code>${escapeHtml(plan.options.filters.join(" "))}</code>, ago ${escapeHtml(plan.options.ago ?? "any")}, keep ${plan.options.keep ?? 0}, untagged ${plan.options.untagged ? "yes" : "no"}.</p>
+<p>Made ${escapeHtml(plan.createdAt)}. Filters <code>${escapeHtml(plan.options.filters.join(" "))}</code>, ago ${escapeHtml(plan.options.ago ?? "any")}, keep ${plan.options.keep ?? 0}, untagged ${plan.options.untagged ? "yes" : "no"}${plan.options.protectTags?.length ? `, protected tags <code>${escapeHtml(plan.options.protectTags.join(" "))}</code>` : ""}.</p>
 <p><strong>${s.manifests}</strong> manifests in ${s.repositories} repositories: delete <strong>${s.delete}</strong>, keep ${s.keep} (${s.inUse} in use). Reclaimable: <strong>${escapeHtml(formatBytes(s.reclaimableBytes))}</strong> (blobs no kept manifest shares).</p>
 ${warnings}
 ${old}

@@ -311,6 +311,15 @@ describe("Azure Container Registry: metadata API and Entra sign-in", () => {
       "in-use",
     );
 
+    // --format commands: a plan made through ACR's API is deleted by hand with az, in the plan's order.
+    const commands = await runCli(["report", "--plan", planFile, "--format", "commands"]);
+    expect(commands.code).toBe(0);
+    expect(commands.stdout.split("\n").filter((l) => l.startsWith("az "))).toEqual(
+      plan.delete.map(
+        (d) => `az acr repository delete --name ${acr.host} --image team/app@${d.digest} --yes`,
+      ),
+    );
+
     // apply reaches the registry as the plan did (ACR API, Entra sign-in) without being told again.
     const applied = await runCli(["apply", planFile, "--yes", "--audit-dir", join(dir, "audits")], { env });
     expect(applied.code, applied.stderr).toBe(0);

@@ -7,7 +7,7 @@ export interface Invocation {
   readonly line: string;
 }
 
-const COMMANDS = "scan|plan|purge|run|apply|restore|report|doctor|config";
+const COMMANDS = "scan|plan|purge|run|apply|restore|report|doctor|config import|config schema|config|wizard";
 // `regsweep`, `npx regsweep@1.2.3`, `$Registry/regsweep:0.1.0` (an image), followed by a command.
 const INVOCATION = new RegExp(`(?:^|[\\s/"'])regsweep(?:[@:][^\\s]+)?\\s+(${COMMANDS})\\b(.*)$`);
 
@@ -15,7 +15,11 @@ const INVOCATION = new RegExp(`(?:^|[\\s/"'])regsweep(?:[@:][^\\s]+)?\\s+(${COMM
 export function invocationsIn(text: string): Invocation[] {
   const found: Invocation[] = [];
   // Template expressions (${{ … }}) are values, never flags: one word each.
-  const flat = text.replace(/\\\r?\n/g, " ").replace(/\$\{\{.*?\}\}/g, "EXPR");
+  // A double-quoted argument is one value ("acr purge --ago 7d" is not regsweep's --ago).
+  const flat = text
+    .replace(/\\\r?\n/g, " ")
+    .replace(/\$\{\{.*?\}\}/g, "EXPR")
+    .replace(/"[^"\n]*"/g, "STR");
   for (const line of flat.split(/\r?\n/)) {
     const m = INVOCATION.exec(line);
     if (!m) continue;
@@ -49,7 +53,7 @@ const helpCache = new Map<string, Promise<Set<string>>>();
 export function flagsOf(command: string): Promise<Set<string>> {
   let p = helpCache.get(command);
   if (!p) {
-    p = runCli([command, "--help"]).then((res) => {
+    p = runCli([...command.split(" "), "--help"]).then((res) => {
       if (res.code !== 0) throw new Error(`regsweep ${command} --help exited ${res.code}: ${res.stderr}`);
       return new Set([...res.stdout.matchAll(/(?:^|[\s,])(--?[a-zA-Z][\w-]*)/gm)].map((m) => m[1] as string));
     });

@@ -38,14 +38,15 @@ describe("first contact", () => {
       [["apply"], "regsweep apply"],
       [["no-such-command"], "regsweep"],
     ];
-    for (const [args, command] of cases) {
-      const res = await runCli(args);
+    const results = await Promise.all(cases.map(([args]) => runCli(args)));
+    for (const [i, [args, command]] of cases.entries()) {
+      const res = results[i] as Awaited<ReturnType<typeof runCli>>;
       expect(res.code, args.join(" ")).toBe(2);
       expect(res.stderr, args.join(" ")).toContain(`see '${command} --help'`);
       expect(res.stderr, args.join(" ")).not.toContain("Options:");
       expect(res.stderr.trim().split("\n").length, res.stderr).toBeLessThanOrEqual(3);
     }
-  });
+  }, 120_000);
 
   it("--force is --yes: purge --apply --force deletes without a terminal", async () => {
     const { repo, inUse, dir } = await twoImages("force");

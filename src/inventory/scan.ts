@@ -43,7 +43,7 @@ export interface ScanOptions {
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 export async function scanRegistry(registry: RegistryReader, options: ScanOptions): Promise<Inventory> {
-  const queue = new PQueue({ concurrency: options.repositoryConcurrency ?? 4 });
+  const queue = new PQueue({ concurrency: options.repositoryConcurrency ?? 16 });
   const pending: Promise<RepositoryInventory>[] = [];
   const withInterner = { ...options, interner: options.interner ?? new Interner() };
   try {

@@ -5,7 +5,7 @@
  */
 import PQueue from "p-queue";
 import { Agent, request } from "undici";
-import { MANIFEST_ACCEPT } from "../src/oci/media-types.js";
+import { isImageConfigMediaType, MANIFEST_ACCEPT } from "../src/oci/media-types.js";
 
 export interface FloorResult {
   readonly ms: number;
@@ -16,8 +16,20 @@ export interface FloorResult {
   readonly manifests: number;
 }
 
+export interface FloorOptions {
+  /**
+   * The registry has the referrers API: like the scan, ask it for the referrers of every manifest
+   * (cold and warm: a signature can be added to an old image at any time) and read each referrer.
+   */
+  readonly referrers?: boolean;
+}
+
+/** The digests each repository's cold walk reached: what a warm scan knows from its cache. */
+export type KnownDigests = ReadonlyMap<string, readonly string[]>;
+
 interface Response {
   readonly link: string | undefined;
+  readonly digest: string | undefined;
   readonly body: Buffer;
 }
 
@@ -53,7 +65,12 @@ class Client {
       if (method === "HEAD") await res.body.dump();
       if (res.statusCode !== 200) throw new Error(`floor: ${method} ${path}: HTTP ${res.statusCode}`);
       const link = res.headers.link;
-      return { link: Array.isArray(link) ? link.join(", ") : link, body };
+      const digest = res.headers["docker-content-digest"];
+      return {
+        link: Array.isArray(link) ? link.join(", ") : link,
+        digest: Array.isArray(digest) ? digest[0] : digest,
+        body,
+      };
     });
   }
 
@@ -102,32 +119,67 @@ async function forEachRepository(client: Client, work: (repository: string) => P
 }
 
 interface ManifestJson {
-  config?: { digest: string };
+  config?: { digest: string; mediaType: string };
   manifests?: { digest: string }[];
 }
 
-/** Cold: catalog, tag lists, a GET per manifest reached (index children too) and per image config. */
-export async function coldFloor(baseUrl: string, concurrency: number): Promise<FloorResult> {
+/** The referrers of one manifest, by the referrers API (an index of descriptors). */
+async function referrersOf(client: Client, repository: string, digest: string): Promise<string[]> {
+  const res = await client.send("GET", `/v2/${repository}/referrers/${digest}`);
+  const json = JSON.parse(res.body.toString("utf8")) as ManifestJson;
+  return (json.manifests ?? []).map((d) => d.digest);
+}
+
+/**
+ * Cold: catalog, tag lists, a GET per manifest reached (index children and referrers too), per
+ * image config, and with the referrers API one referrers request per manifest.
+ */
+export async function coldFloor(
+  baseUrl: string,
+  concurrency: number,
+  options: FloorOptions = {},
+): Promise<FloorResult & { readonly known: KnownDigests }> {
   const client = new Client(baseUrl, concurrency);
   let manifests = 0;
+  const known = new Map<string, string[]>();
   const cpu = process.cpuUsage();
   const started = performance.now();
   try {
-    const manifest = async (repository: string, reference: string): Promise<void> => {
+    const manifest = async (repository: string, reference: string, reached: string[]): Promise<void> => {
       const res = await client.send("GET", `/v2/${repository}/manifests/${reference}`, MANIFEST_ACCEPT);
       manifests++;
       const json = JSON.parse(res.body.toString("utf8")) as ManifestJson;
+      // The floor checks nothing: the advertised digest names the manifest.
+      const digest = reference.startsWith("sha256:") ? reference : (res.digest ?? reference);
+      reached.push(digest);
+      const work: Promise<void>[] = [];
       if (json.manifests) {
-        await Promise.all(json.manifests.map((child) => manifest(repository, child.digest)));
-      } else if (json.config) {
-        await client.send("GET", `/v2/${repository}/blobs/${json.config.digest}`);
+        work.push(...json.manifests.map((child) => manifest(repository, child.digest, reached)));
+      } else if (json.config && isImageConfigMediaType(json.config.mediaType)) {
+        work.push(client.send("GET", `/v2/${repository}/blobs/${json.config.digest}`).then(() => {}));
       }
+      if (options.referrers) {
+        work.push(
+          referrersOf(client, repository, digest).then(async (found) => {
+            await Promise.all(found.map((d) => manifest(repository, d, reached)));
+          }),
+        );
+      }
+      await Promise.all(work);
     };
     await forEachRepository(client, async (repository) => {
+      const reached: string[] = [];
+      known.set(repository, reached);
       const tags = await client.paged(`/v2/${repository}/tags/list?n=1000`, "tags");
-      await Promise.all(tags.map((tag) => manifest(repository, tag)));
+      await Promise.all(tags.map((tag) => manifest(repository, tag, reached)));
     });
-    return { ms: performance.now() - started, cpuMs: cpuMs(cpu), requests: client.requests, manifests };
+    return {
+      ms: performance.now() - started,
+      cpuMs: cpuMs(cpu),
+      requests: client.requests,
+      manifests,
+      known,
+    };
   } finally {
     await client.close();
   }
@@ -142,6 +194,8 @@ export async function warmFloor(
   baseUrl: string,
   concurrency: number,
   method: "GET" | "HEAD" = "GET",
+  /** With the referrers API: every manifest the cold walk reached is asked for its referrers again. */
+  known?: KnownDigests,
 ): Promise<FloorResult> {
   const client = new Client(baseUrl, concurrency, true);
   let tagsResolved = 0;
@@ -150,12 +204,13 @@ export async function warmFloor(
   try {
     await forEachRepository(client, async (repository) => {
       const tags = await client.paged(`/v2/${repository}/tags/list?n=1000`, "tags");
-      await Promise.all(
-        tags.map(async (tag) => {
+      await Promise.all([
+        ...tags.map(async (tag) => {
           await client.send(method, `/v2/${repository}/manifests/${tag}`, MANIFEST_ACCEPT);
           tagsResolved++;
         }),
-      );
+        ...(known?.get(repository) ?? []).map((digest) => referrersOf(client, repository, digest)),
+      ]);
     });
     return {
       ms: performance.now() - started,

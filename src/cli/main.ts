@@ -13,8 +13,9 @@ import { addRegistryOptions, positiveInt } from "./registry-options.js";
 import { type ReportFlags, runReport } from "./report-command.js";
 import { type RestoreFlags, runRestore } from "./restore-command.js";
 import { runScan, type ScanFlags } from "./scan-command.js";
+import { atTerminal } from "./terminal.js";
 import { addUsageOptions } from "./usage-options.js";
-import { atTerminal, runWizard, type WizardFlags } from "./wizard.js";
+import type { WizardFlags } from "./wizard.js";
 
 const NO_USAGE_SOURCES_HELP =
   "delete even though no usage source protects anything (required to delete with none)";
@@ -127,7 +128,12 @@ function program(setCode: (code: number) => void): Command {
     )
     .option("--config <file>", "start from this configuration: what it sets is not asked")
     .option("-o, --output <file>", "write the configuration here (default regsweep.yaml)")
-    .action(async (flags: WizardFlags) => setCode(await runWizard(flags)));
+    .action(async (flags: WizardFlags) => {
+      // Loaded on use: the wizard brings the Azure SDKs and the prompt library, ~90 MiB and a
+      // second of start-up that every scan and plan would otherwise pay.
+      const { runWizard } = await import("./wizard.js");
+      setCode(await runWizard(flags));
+    });
 
   const config = cli.command("config").description("configuration helpers");
   config

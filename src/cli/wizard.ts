@@ -19,6 +19,7 @@ import {
 import { type AzureContext, azureContext } from "../usage/azure/azure-context.js";
 import { runApply } from "./apply-command.js";
 import { runPurge } from "./purge-command.js";
+import { atTerminal } from "./terminal.js";
 import {
   parseAgeAnswer,
   preselected,
@@ -44,11 +45,6 @@ const KIND_LABEL: Record<WorkloadKind, string> = {
 };
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
-
-/** At a terminal both ways: the questions need a keyboard, and their answers a screen. */
-export function atTerminal(): boolean {
-  return Boolean(process.stdin.isTTY && process.stdout.isTTY);
-}
 
 /**
  * `regsweep wizard` (and bare `regsweep` at a terminal): asks what the environment and the

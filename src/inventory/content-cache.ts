@@ -67,9 +67,11 @@ export class ContentCache {
    * disk. A failed write only costs a future cache miss. `flush()` waits for what is pending.
    */
   async put(digest: Digest, bytes: Uint8Array): Promise<void> {
-    if (!this.dir) return;
+    if (!this.dir || this.storedThisRun.has(digest)) return;
     try {
-      this.atomicWrite(this.blobPath(digest), bytes);
+      // Written in place, not through a temp file and a rename (a third of a cold scan's cache
+      // cost): get() hashes what it reads, so a half-written or raced entry is a miss, never wrong data.
+      this.write(this.blobPath(digest), bytes);
       this.storedThisRun.add(digest);
     } catch (error) {
       // A failed write only costs a future cache miss.
@@ -120,15 +122,20 @@ export class ContentCache {
     return join(this.dir ?? "", "repositories", `${key}.json`);
   }
 
-  /** Small files, written synchronously (see get): temp file then rename, so readers never see half. */
-  private atomicWrite(path: string, bytes: Uint8Array | string): void {
+  /** Small files, written synchronously (see get). */
+  private write(path: string, bytes: Uint8Array | string): void {
     const parent = dirname(path);
     if (!this.madeDirs.has(parent)) {
       mkdirSync(parent, { recursive: true });
       this.madeDirs.add(parent);
     }
+    writeFileSync(path, bytes);
+  }
+
+  /** A state file is not checked when read: temp file then rename, so readers never see half. */
+  private atomicWrite(path: string, bytes: Uint8Array | string): void {
     const tmp = `${path}.${process.pid}.${(this.tmpCounter++).toString(36)}.tmp`;
-    writeFileSync(tmp, bytes);
+    this.write(tmp, bytes);
     renameSync(tmp, path);
   }
 }

@@ -43,7 +43,7 @@ export interface ScanOptions {
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 export async function scanRegistry(registry: RegistryReader, options: ScanOptions): Promise<Inventory> {
-  const queue = new PQueue({ concurrency: options.repositoryConcurrency ?? 4 });
+  const queue = new PQueue({ concurrency: options.repositoryConcurrency ?? 16 });
   const pending: Promise<RepositoryInventory>[] = [];
   const withInterner = { ...options, interner: options.interner ?? new Interner() };
   try {
@@ -337,17 +337,25 @@ async function discoverReferrers(
   for (;;) {
     const todo = [...nodes.keys()].filter((d) => !asked.has(d));
     if (todo.length === 0) return;
-    // Probe with one subject first: on a registry without the API that is the only request spent.
-    const [first, ...rest] = todo;
-    if (first === undefined) return;
-    asked.add(first);
-    const firstFound = await registry.referrers(repository, first);
-    if (firstFound === undefined) return;
-    for (const d of rest) asked.add(d);
-    const found = [firstFound, ...(await Promise.all(rest.map((d) => registry.referrers(repository, d))))];
+    for (const d of todo) asked.add(d);
+    let found: (readonly Descriptor[] | undefined)[];
+    if (hasReferrersApi.has(registry)) {
+      found = await Promise.all(todo.map((d) => registry.referrers(repository, d)));
+    } else {
+      // Probe with one subject first: on a registry without the API that is the only request spent.
+      // Once one answered, the other repositories skip this round trip (it held their last requests).
+      const [first, ...rest] = todo as [Digest, ...Digest[]];
+      const firstFound = await registry.referrers(repository, first);
+      if (firstFound === undefined) return;
+      hasReferrersApi.add(registry);
+      found = [firstFound, ...(await Promise.all(rest.map((d) => registry.referrers(repository, d))))];
+    }
     await Promise.all(found.flatMap((descs) => (descs ?? []).map((d) => loadNode(d.digest))));
   }
 }
+
+/** Registries (one scan's view each) whose referrers API has answered. */
+const hasReferrersApi = new WeakSet<RegistryReader>();
 
 function node(
   digest: Digest,

@@ -20,7 +20,7 @@ const descriptorSchema = z.object({
 });
 export type Descriptor = z.infer<typeof descriptorSchema>;
 
-const rawManifestSchema = z.object({
+export const rawManifestSchema = z.object({
   schemaVersion: z.literal(2),
   mediaType: z.string().optional(),
   artifactType: z.string().optional(),
@@ -58,7 +58,14 @@ export type Manifest = ImageManifest | IndexManifest;
  */
 export function parseManifest(body: Uint8Array | string, contentType?: string): Manifest {
   const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
-  const raw = rawManifestSchema.parse(JSON.parse(text));
+  return manifestFromJson(JSON.parse(text), contentType);
+}
+
+/** parseManifest for a body already parsed as JSON (a referrers answer is an index). */
+export function manifestFromJson(json: unknown, contentType?: string): Manifest {
+  // The schema check, written out for the well-formed case (zod's was most of a scan's parsing
+  // time); anything it is unsure of goes through the schema, which accepts the same and words the error.
+  const raw = wellFormedManifest(json) ?? rawManifestSchema.parse(json);
   const mediaType =
     raw.mediaType ?? contentType ?? (raw.manifests ? MediaType.ociIndex : MediaType.ociManifest);
   const extra = {
@@ -71,6 +78,90 @@ export function parseManifest(body: Uint8Array | string, contentType?: string): 
   }
   if (!raw.config) throw new Error(`manifest of type ${mediaType} has no config`);
   return { kind: "image", mediaType, config: raw.config, layers: raw.layers ?? [], ...extra };
+}
+
+type RawManifest = z.infer<typeof rawManifestSchema>;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const optionalString = (v: unknown) => v === undefined || typeof v === "string";
+
+/** A copy of a string-to-string map, or undefined when it is not one (or has a key JSON objects treat specially). */
+function stringRecord(v: unknown): Record<string, string> | undefined {
+  if (!isObject(v) || Object.hasOwn(v, "__proto__")) return undefined;
+  for (const key in v) if (typeof v[key] !== "string") return undefined;
+  return { ...(v as Record<string, string>) };
+}
+
+/** What descriptorSchema gives for `v`, or undefined where the schema must decide. */
+function wellFormedDescriptor(v: unknown): Descriptor | undefined {
+  if (!isObject(v)) return undefined;
+  const { mediaType, digest, size, artifactType, annotations, platform } = v;
+  if (typeof mediaType !== "string" || typeof digest !== "string" || !isDigest(digest)) return undefined;
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) return undefined;
+  if (!optionalString(artifactType)) return undefined;
+  const notes = annotations === undefined ? undefined : stringRecord(annotations);
+  if (annotations !== undefined && !notes) return undefined;
+  if (platform !== undefined) {
+    if (!isObject(platform) || Object.hasOwn(platform, "__proto__")) return undefined;
+    if (typeof platform.architecture !== "string" || typeof platform.os !== "string") return undefined;
+    if (!optionalString(platform.variant)) return undefined;
+  }
+  return {
+    mediaType,
+    digest,
+    size,
+    ...(artifactType !== undefined ? { artifactType: artifactType as string } : {}),
+    ...(notes ? { annotations: notes } : {}),
+    ...(platform !== undefined ? { platform: { ...(platform as NonNullable<Descriptor["platform"]>) } } : {}),
+  };
+}
+
+function wellFormedDescriptors(v: unknown): Descriptor[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: Descriptor[] = [];
+  for (const item of v) {
+    const d = wellFormedDescriptor(item);
+    if (!d) return undefined;
+    out.push(d);
+  }
+  return out;
+}
+
+/** What rawManifestSchema gives for `json`, or undefined where the schema must decide. */
+export function wellFormedManifest(json: unknown): RawManifest | undefined {
+  if (!isObject(json) || json.schemaVersion !== 2) return undefined;
+  const { mediaType, artifactType, config, layers, manifests, subject, annotations } = json;
+  if (!optionalString(mediaType) || !optionalString(artifactType)) return undefined;
+  const raw: RawManifest = { schemaVersion: 2 };
+  if (mediaType !== undefined) raw.mediaType = mediaType as string;
+  if (artifactType !== undefined) raw.artifactType = artifactType as string;
+  if (config !== undefined) {
+    const d = wellFormedDescriptor(config);
+    if (!d) return undefined;
+    raw.config = d;
+  }
+  if (layers !== undefined) {
+    const ds = wellFormedDescriptors(layers);
+    if (!ds) return undefined;
+    raw.layers = ds;
+  }
+  if (manifests !== undefined) {
+    const ds = wellFormedDescriptors(manifests);
+    if (!ds) return undefined;
+    raw.manifests = ds;
+  }
+  if (subject !== undefined) {
+    const d = wellFormedDescriptor(subject);
+    if (!d) return undefined;
+    raw.subject = d;
+  }
+  if (annotations !== undefined) {
+    const notes = stringRecord(annotations);
+    if (!notes) return undefined;
+    raw.annotations = notes;
+  }
+  return raw;
 }
 
 /**
@@ -106,14 +197,15 @@ function whatIsWrong(error: unknown): string {
   return (error as Error).message;
 }
 
-const configSchema = z.object({ created: z.string().optional() }).passthrough();
-
 /** The image config's `created` time; zero or unparsable times (cosign writes year 1) count as unknown. */
 export function configCreated(body: Uint8Array | string): Date | undefined {
   try {
     const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
-    const created = configSchema.parse(JSON.parse(text)).created;
-    if (!created) return undefined;
+    // configSchema, written out: an object whose `created`, if any, is a string.
+    const json: unknown = JSON.parse(text);
+    if (!isObject(json)) return undefined;
+    const created = json.created;
+    if (typeof created !== "string" || !created) return undefined;
     const date = new Date(created);
     if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1971) return undefined;
     return date;

@@ -1,6 +1,6 @@
 import { RegistryError } from "../errors.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
-import { type Descriptor, parseManifest, parseRegistryManifest } from "../oci/manifest.js";
+import { type Descriptor, manifestFromJson, parseRegistryManifest } from "../oci/manifest.js";
 import { MANIFEST_ACCEPT } from "../oci/media-types.js";
 import type { RegistryLocation } from "../oci/reference.js";
 import { verifiedStream } from "../oci/verified-stream.js";
@@ -229,7 +229,7 @@ export class DistributionRegistry implements Registry {
         `/v2/${repository}/referrers/${subject}`,
         pullScope(repository),
         (json) => {
-          return parseManifest(JSON.stringify(json)).kind === "index"
+          return manifestFromJson(json).kind === "index"
             ? ((json as { manifests?: Descriptor[] }).manifests ?? [])
             : [];
         },

@@ -145,10 +145,12 @@ export class HttpTransport {
     attemptOnce: (req: HttpRequest, signal: AbortSignal) => Promise<HttpResponse | StreamingResponse>,
   ): Promise<HttpResponse | StreamingResponse> {
     const signal = req.signal ? AbortSignal.any([this.stopped.signal, req.signal]) : this.stopped.signal;
-    const what = describeRequest(req);
+    // Named only when something is said about it (a URL parse per request shows in profiles).
+    let named: string | undefined;
+    const what = () => (named ??= describeRequest(req));
     let timeouts = 0;
     for (let attempt = 0; ; attempt++) {
-      throwIfAborted(signal, what);
+      if (signal.aborted) throwIfAborted(signal, what());
       let outcome: HttpResponse | StreamingResponse | Error;
       let throttled: number | undefined;
       try {
@@ -156,8 +158,8 @@ export class HttpTransport {
           async () => {
             // Checked here, in the slot, right before sending: a pause that began while this
             // request waited in the queue holds it too.
-            await this.waitOutPause(signal);
-            throwIfAborted(signal, what);
+            if (this.pausedUntil > Date.now()) await this.waitOutPause(signal);
+            if (signal.aborted) throwIfAborted(signal, what());
             const response = await attemptOnce(req, signal);
             if (response.status === 429 && attempt < this.retries) {
               // Set while this slot is still held: the queue starts the next task in it
@@ -173,7 +175,7 @@ export class HttpTransport {
         if (signal.aborted) {
           throw error instanceof AbortedError
             ? error
-            : new AbortedError(`${what}: cancelled`, { cause: error });
+            : new AbortedError(`${what()}: cancelled`, { cause: error });
         }
         outcome = explainFailure(
           error instanceof Error ? error : new Error(String(error)),
@@ -189,7 +191,7 @@ export class HttpTransport {
       if (!retryable || attempt >= this.retries) {
         if (outcome instanceof TransportError) throw outcome;
         if (outcome instanceof Error) {
-          throw new Error(`${what}: ${oneLine(outcome.message)}${hint(outcome)}`, { cause: outcome });
+          throw new Error(`${what()}: ${oneLine(outcome.message)}${hint(outcome)}`, { cause: outcome });
         }
         return outcome;
       }
@@ -205,7 +207,7 @@ export class HttpTransport {
         },
         "retrying",
       );
-      await this.sleepOrAbort(delay, signal, what);
+      await this.sleepOrAbort(delay, signal, what());
     }
   }
 

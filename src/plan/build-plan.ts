@@ -1,9 +1,9 @@
-import type { Inventory, ManifestNode } from "../inventory/graph.js";
+import type { BlobRef, Inventory, ManifestNode } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 import { judgeTag, type PullRequestRule } from "../policy/pull-request-rule.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import { decideRepository } from "../policy/purge-policy.js";
-import type { Decision } from "../policy/reasons.js";
+import type { Decision, Reason } from "../policy/reasons.js";
 import type { RecordIndex, Resolution } from "../usage/resolve.js";
 import { deletionOrder } from "./deletion-order.js";
 import type { DeleteEntry, KeepEntry, Plan, UntagEntry } from "./plan-schema.js";
@@ -27,9 +27,13 @@ export interface PlanInput {
 /** Turns an inventory, the in-use references and a policy into a plan. Pure. */
 export function buildPlan(input: PlanInput): Plan {
   const { inventory, policy, resolution, now } = input;
-  const deleted: (Decided & { owner: string | undefined })[] = [];
-  const kept: (Decided & { owner: string | undefined })[] = [];
+  // Only a pull-request rule needs every decision afterwards; without one, none is held.
+  const decided = policy.pullRequests ? { deleted: [] as Decided[], kept: [] as Decided[] } : undefined;
+  const deletedNodes: ManifestNode[] = [];
+  const keptNodes: ManifestNode[] = [];
   const deleteEntries: DeleteEntry[] = [];
+  const keepEntries: KeepEntry[] = [];
+  let inUse = 0;
   for (const repo of inventory.repositories) {
     const decisions = decideRepository(
       repo,
@@ -43,28 +47,34 @@ export function buildPlan(input: PlanInput): Plan {
     const toDelete: ManifestNode[] = [];
     for (const node of repo.manifests) {
       const decision = decisions.get(node.digest) as Decision;
-      (decision.action === "delete" ? deleted : kept).push({
-        repository: repo.name,
-        node,
-        decision,
-        owner: owners.get(node.digest),
+      if (decided)
+        (decision.action === "delete" ? decided.deleted : decided.kept).push({
+          repository: repo.name,
+          node,
+          decision,
+        });
+      if (decision.action === "delete") {
+        toDelete.push(node);
+        deletedNodes.push(node);
+        continue;
+      }
+      keptNodes.push(node);
+      if (decision.reasons.some((r) => r.rule === "in-use")) inUse++;
+      keepEntries.push({
+        ...entry(repo.name, node, owners.get(node.digest)),
+        reasons: decision.reasons as Reason[],
       });
-      if (decision.action === "delete") toDelete.push(node);
     }
     for (const digest of deletionOrder(toDelete)) {
       const node = nodes.get(digest) as ManifestNode;
       deleteEntries.push({
         ...entry(repo.name, node, owners.get(digest)),
-        reasons: [...(decisions.get(digest) as Decision).reasons],
-        ...(node.children.length > 0 ? { children: [...node.children] } : {}),
+        reasons: (decisions.get(digest) as Decision).reasons as Reason[],
+        ...(node.children.length > 0 ? { children: node.children as Digest[] } : {}),
         ...(node.subject ? { subject: node.subject } : {}),
       });
     }
   }
-  const keepEntries: KeepEntry[] = kept.map(({ repository, node, decision, owner }) => ({
-    ...entry(repository, node, owner),
-    reasons: [...decision.reasons],
-  }));
   const warnings = [...inventory.repositories.flatMap((r) => r.warnings ?? []), ...resolution.warnings];
   if (
     policy.protectPulledWithinMs &&
@@ -108,15 +118,18 @@ export function buildPlan(input: PlanInput): Plan {
         })
       : [];
   const untag =
-    policy.pullRequests?.action === "untag" ? untagEntries(policy.pullRequests, kept, resolution) : undefined;
-  const pullRequests = policy.pullRequests
-    ? pullRequestTags(
-        policy.pullRequests,
-        deleted,
-        kept,
-        new Set(untag?.map((u) => `${u.repository}:${u.tag}`)),
-      )
-    : undefined;
+    policy.pullRequests?.action === "untag" && decided
+      ? untagEntries(policy.pullRequests, decided.kept, resolution)
+      : undefined;
+  const pullRequests =
+    policy.pullRequests && decided
+      ? pullRequestTags(
+          policy.pullRequests,
+          decided.deleted,
+          decided.kept,
+          new Set(untag?.map((u) => `${u.repository}:${u.tag}`)),
+        )
+      : undefined;
   return {
     version: 1,
     registry: inventory.registry,
@@ -127,14 +140,11 @@ export function buildPlan(input: PlanInput): Plan {
     options: input.options,
     summary: {
       repositories: inventory.repositories.length,
-      manifests: deleted.length + kept.length,
-      delete: deleted.length,
-      keep: kept.length,
-      inUse: kept.filter((k) => k.decision.reasons.some((r) => r.rule === "in-use")).length,
-      reclaimableBytes: reclaimableBytes(
-        deleted.map((d) => d.node),
-        kept.map((k) => k.node),
-      ),
+      manifests: deletedNodes.length + keptNodes.length,
+      delete: deletedNodes.length,
+      keep: keptNodes.length,
+      inUse,
+      reclaimableBytes: reclaimableBytes(deletedNodes, keptNodes),
     },
     delete: deleteEntries,
     keep: keepEntries,
@@ -243,8 +253,10 @@ function ownersOf(
       inherit(child, owner, seen);
     }
   };
-  const sorted = [...nodes.values()].sort((a, b) => a.digest.localeCompare(b.digest));
-  const ownIndexes = sorted.filter((n) => n.children.length > 0 && owners.has(n.digest));
+  // Sorted after filtering: most repositories have no owned index, and a sort of every node is not free.
+  const ownIndexes = [...nodes.values()]
+    .filter((n) => n.children.length > 0 && owners.has(n.digest))
+    .sort((a, b) => a.digest.localeCompare(b.digest));
   for (const index of ownIndexes) inherit(index.digest, owners.get(index.digest) as string, new Set());
   return owners;
 }
@@ -268,19 +280,38 @@ function ownerOf(
   );
 }
 
+/**
+ * The fields every entry has. A plan of a million manifests must fit beside its inventory, so an
+ * entry shares what it can with the node (its tags, its blob references) instead of copying it:
+ * plans are read, not edited.
+ */
 function entry(repository: string, node: ManifestNode, owner?: string) {
+  const self = { digest: node.digest, size: node.manifestSize };
+  // concat allocates what it holds; a spread or push grows the array with room for a dozen more.
+  const blobs: BlobRef[] = [self].concat(
+    node.blobs.every(isPlainBlobRef)
+      ? node.blobs
+      : node.blobs.map((b) => ({ digest: b.digest, size: b.size })),
+  );
   return {
     repository,
     ...(owner ? { owner } : {}),
     digest: node.digest as Digest,
-    tags: [...node.tags],
+    tags: node.tags as string[],
     mediaType: node.mediaType,
     created: node.created ?? null,
     ageSource: node.ageSource,
     sizeBytes: node.sizeBytes,
-    blobs: [
-      { digest: node.digest, size: node.manifestSize },
-      ...node.blobs.map((b) => ({ digest: b.digest, size: b.size })),
-    ],
+    blobs,
   };
+}
+
+/** A blob reference with no other field than digest and size, which the plan can list as it is. */
+function isPlainBlobRef(b: BlobRef): boolean {
+  let fields = 0;
+  for (const key in b) {
+    if (key !== "digest" && key !== "size") return false;
+    fields++;
+  }
+  return fields === 2;
 }

@@ -7,6 +7,10 @@
  *
  *   npm run bench:plan                                  10k, 100k and 1M, each in its own process
  *   npm run bench:plan -- --manifests 1000000 [--breakdown] [--keep-files]
+ *   node --expose-gc --import tsx bench/plan-scale.ts --manifests 100000 --retained
+ *
+ * --retained collects garbage after each stage (outside its timing), so that "heap MB" is what the
+ * stage's result holds rather than whatever garbage is still about; it lowers peak RSS a little.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -41,8 +45,12 @@ interface Stage {
   cpuMs: number;
   /** Peak RSS of the process so far, MB. */
   peakRssMb: number;
+  /** Heap in use after the stage; with --retained, after a full collection. */
   heapMb: number;
 }
+
+/** --retained: collect garbage after each stage (needs node --expose-gc). */
+let collectAfterStage: (() => void) | undefined;
 
 interface RunResult {
   manifests: number;
@@ -59,9 +67,11 @@ async function measure<T>(stages: Stage[], name: string, work: () => T | Promise
   const start = performance.now();
   const result = await work();
   const used = process.cpuUsage(cpu);
+  const wallMs = performance.now() - start;
+  collectAfterStage?.();
   stages.push({
     name,
-    wallMs: performance.now() - start,
+    wallMs,
     cpuMs: (used.user + used.system) / 1000,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     heapMb: process.memoryUsage().heapUsed / 1048576,
@@ -197,6 +207,7 @@ async function inChild(manifests: number, breakdown: boolean): Promise<RunResult
   const script = fileURLToPath(import.meta.url);
   const args = [...process.execArgv, script, "--manifests", String(manifests), "--json"];
   if (breakdown) args.push("--breakdown");
+  if (collectAfterStage) args.push("--retained");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   let text = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -214,10 +225,19 @@ async function main(): Promise<number> {
       breakdown: { type: "boolean", default: false },
       "keep-files": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      retained: { type: "boolean", default: false },
     },
     strict: true,
   });
   const sizes = values.manifests.split(",").map(Number);
+  if (values.retained) {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) {
+      process.stderr.write("--retained needs node --expose-gc\n");
+      return 2;
+    }
+    collectAfterStage = gc;
+  }
   if (sizes.some((n) => !Number.isInteger(n) || n < 10)) {
     process.stderr.write(
       `--manifests ${values.manifests}: give whole numbers of at least 10, comma-separated\n`,

@@ -7,6 +7,7 @@ import type { Decision, Reason } from "../policy/reasons.js";
 import type { RecordIndex, Resolution } from "../usage/resolve.js";
 import { deletionOrder } from "./deletion-order.js";
 import type { DeleteEntry, KeepEntry, Plan, UntagEntry } from "./plan-schema.js";
+import { ReasonPool } from "./reason-pool.js";
 import { reclaimableBytes } from "./reclaimable.js";
 
 export interface PlanInput {
@@ -34,6 +35,7 @@ export function buildPlan(input: PlanInput): Plan {
   const deleteEntries: DeleteEntry[] = [];
   const keepEntries: KeepEntry[] = [];
   let inUse = 0;
+  const reasons = new ReasonPool();
   for (const repo of inventory.repositories) {
     const decisions = decideRepository(
       repo,
@@ -62,14 +64,14 @@ export function buildPlan(input: PlanInput): Plan {
       if (decision.reasons.some((r) => r.rule === "in-use")) inUse++;
       keepEntries.push({
         ...entry(repo.name, node, owners.get(node.digest)),
-        reasons: decision.reasons as Reason[],
+        reasons: reasons.shareAll(decision.reasons as Reason[]),
       });
     }
     for (const digest of deletionOrder(toDelete)) {
       const node = nodes.get(digest) as ManifestNode;
       deleteEntries.push({
         ...entry(repo.name, node, owners.get(digest)),
-        reasons: (decisions.get(digest) as Decision).reasons as Reason[],
+        reasons: reasons.shareAll((decisions.get(digest) as Decision).reasons as Reason[]),
         ...(node.children.length > 0 ? { children: node.children as Digest[] } : {}),
         ...(node.subject ? { subject: node.subject } : {}),
       });

@@ -2,6 +2,7 @@ import type { BlobRef } from "../inventory/graph.js";
 import { Interner } from "../inventory/graph.js";
 import { type Digest, isDigest } from "../oci/digest.js";
 import type { DeleteEntry, KeepEntry } from "./plan-schema.js";
+import { ReasonPool } from "./reason-pool.js";
 
 type Reason = KeepEntry["reasons"][number];
 const AGE_SOURCES = new Set(["registry", "config", "child", "unknown"]);
@@ -20,7 +21,7 @@ const AGE_SOURCES = new Set(["registry", "config", "child", "unknown"]);
 export class EntryReader {
   private readonly strings = new Interner();
   private readonly blobs = new Map<string, BlobRef>();
-  private readonly reasons = new Map<string, Map<string, Reason>>();
+  private readonly reasons = new ReasonPool();
 
   read(field: "delete" | "keep", raw: unknown): DeleteEntry | KeepEntry | undefined {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
@@ -79,27 +80,13 @@ export class EntryReader {
     return entry as DeleteEntry | KeepEntry;
   }
 
-  /** One object per distinct reason (rule and detail): most are said of many manifests. */
   private reason(r: unknown): Reason | undefined {
     if (typeof r !== "object" || r === null || Array.isArray(r)) return undefined;
     const { rule, detail, source } = r as Record<string, unknown>;
     if (typeof rule !== "string" || typeof detail !== "string") return undefined;
-    if (source !== undefined) {
-      // A usage's reason names its source: rare, and nearly always one of a kind.
-      return typeof source === "string" ? { rule: this.strings.of(rule), detail, source } : undefined;
-    }
-    // A reason said of one manifest only (a time, a tag) is kept as it came, not remembered.
-    if (!isRepeatedDetail(detail)) return { rule: this.strings.of(rule), detail };
-    let byDetail = this.reasons.get(rule);
-    if (!byDetail) {
-      byDetail = new Map();
-      this.reasons.set(rule, byDetail);
-    }
-    const known = byDetail.get(detail);
-    if (known) return known;
-    const made: Reason = { rule, detail };
-    byDetail.set(detail, made);
-    return made;
+    if (source === undefined) return this.reasons.of(rule, detail);
+    // A usage's reason names its source: rare, and nearly always one of a kind.
+    return typeof source === "string" ? { rule: this.strings.of(rule), detail, source } : undefined;
   }
 
   /** The entry's own body shares the entry's digest; any other blob is one object per digest and size. */
@@ -115,15 +102,6 @@ export class EntryReader {
     if (!known) this.blobs.set(digest, made);
     return made;
   }
-}
-
-/**
- * Details that do not name a time or a digest: the same words for many manifests (e.g. "every
- * index listing it is deleted"). The others (a creation time, a tag) are nearly all distinct, and
- * remembering them would cost more than it saves.
- */
-function isRepeatedDetail(detail: string): boolean {
-  return !/\d{4}-\d\d-\d\dT|sha256:|^tag /.test(detail);
 }
 
 function isStringArray(value: unknown): value is string[] {

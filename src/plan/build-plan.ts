@@ -308,12 +308,10 @@ function entry(repository: string, node: ManifestNode, owner?: string) {
   };
 }
 
-/** A blob reference with no other field than digest and size, which the plan can list as it is. */
+/**
+ * A blob reference with no other field than digest and size (JSON.stringify writes own
+ * enumerable fields only, so that is what counts), which the plan can list as it is.
+ */
 function isPlainBlobRef(b: BlobRef): boolean {
-  let fields = 0;
-  for (const key in b) {
-    if (key !== "digest" && key !== "size") return false;
-    fields++;
-  }
-  return fields === 2;
+  return Object.keys(b).length === 2;
 }

@@ -62,19 +62,21 @@ export function buildPlan(input: PlanInput): Plan {
       }
       keptNodes.push(node);
       if (decision.reasons.some((r) => r.rule === "in-use")) inUse++;
-      keepEntries.push({
-        ...entry(repo.name, node, owners.get(node.digest)),
-        reasons: reasons.shareAll(decision.reasons as Reason[]),
-      });
+      keepEntries.push(
+        entry(repo.name, node, owners.get(node.digest), reasons.shareAll(decision.reasons as Reason[])),
+      );
     }
     for (const digest of deletionOrder(toDelete)) {
       const node = nodes.get(digest) as ManifestNode;
-      deleteEntries.push({
-        ...entry(repo.name, node, owners.get(digest)),
-        reasons: reasons.shareAll((decisions.get(digest) as Decision).reasons as Reason[]),
-        ...(node.children.length > 0 ? { children: node.children as Digest[] } : {}),
-        ...(node.subject ? { subject: node.subject } : {}),
-      });
+      const planned: DeleteEntry = entry(
+        repo.name,
+        node,
+        owners.get(digest),
+        reasons.shareAll((decisions.get(digest) as Decision).reasons as Reason[]),
+      );
+      if (node.children.length > 0) planned.children = node.children as Digest[];
+      if (node.subject) planned.subject = node.subject;
+      deleteEntries.push(planned);
     }
   }
   const warnings = [...inventory.repositories.flatMap((r) => r.warnings ?? []), ...resolution.warnings];
@@ -287,7 +289,12 @@ function ownerOf(
  * entry shares what it can with the node (its tags, its blob references) instead of copying it:
  * plans are read, not edited.
  */
-function entry(repository: string, node: ManifestNode, owner?: string) {
+function entry(
+  repository: string,
+  node: ManifestNode,
+  owner: string | undefined,
+  reasons: Reason[],
+): KeepEntry {
   const self = { digest: node.digest, size: node.manifestSize };
   // concat allocates what it holds; a spread or push grows the array with room for a dozen more.
   const blobs: BlobRef[] = [self].concat(
@@ -295,9 +302,9 @@ function entry(repository: string, node: ManifestNode, owner?: string) {
       ? node.blobs
       : node.blobs.map((b) => ({ digest: b.digest, size: b.size })),
   );
-  return {
+  // One literal in the plan's field order; an owner (rare) goes second, so it takes a copy.
+  const made: KeepEntry = {
     repository,
-    ...(owner ? { owner } : {}),
     digest: node.digest as Digest,
     tags: node.tags as string[],
     mediaType: node.mediaType,
@@ -305,7 +312,11 @@ function entry(repository: string, node: ManifestNode, owner?: string) {
     ageSource: node.ageSource,
     sizeBytes: node.sizeBytes,
     blobs,
+    reasons,
   };
+  if (!owner) return made;
+  const { repository: _first, ...rest } = made;
+  return { repository, owner, ...rest };
 }
 
 /**

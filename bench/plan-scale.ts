@@ -7,6 +7,10 @@
  *
  *   npm run bench:plan                                  10k, 100k and 1M, each in its own process
  *   npm run bench:plan -- --manifests 1000000 [--breakdown] [--keep-files]
+ *   node --expose-gc --import tsx bench/plan-scale.ts --manifests 100000 --retained
+ *
+ * --retained collects garbage after each stage (outside its timing), so that "heap MB" is what the
+ * stage's result holds rather than whatever garbage is still about; it lowers peak RSS a little.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -41,8 +45,12 @@ interface Stage {
   cpuMs: number;
   /** Peak RSS of the process so far, MB. */
   peakRssMb: number;
+  /** Heap in use after the stage; with --retained, after a full collection. */
   heapMb: number;
 }
+
+/** --retained: collect garbage after each stage (needs node --expose-gc). */
+let collectAfterStage: (() => void) | undefined;
 
 interface RunResult {
   manifests: number;
@@ -59,9 +67,11 @@ async function measure<T>(stages: Stage[], name: string, work: () => T | Promise
   const start = performance.now();
   const result = await work();
   const used = process.cpuUsage(cpu);
+  const wallMs = performance.now() - start;
+  collectAfterStage?.();
   stages.push({
     name,
-    wallMs: performance.now() - start,
+    wallMs,
     cpuMs: (used.user + used.system) / 1000,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     heapMb: process.memoryUsage().heapUsed / 1048576,
@@ -81,8 +91,6 @@ async function runOnce(manifests: number, breakdown: boolean, keepFiles: boolean
   const dir = await mkdtemp(join(tmpdir(), "regsweep-plan-scale-"));
   const planPath = join(dir, "plan.json");
   try {
-    // Scoped so that the inventory and the planned object are garbage before the plan is re-read,
-    // as in `apply`, which reads the plan in a process of its own.
     const written = await (async () => {
       const synthetic = await measure(stages, "generate", () => syntheticInventory({ manifests }));
       const made = await measure(stages, "plan", () =>
@@ -103,21 +111,15 @@ async function runOnce(manifests: number, breakdown: boolean, keepFiles: boolean
         kept: made.keep.length,
       };
     })();
-    const reread = await measure(stages, "read plan", () => readPlan(planPath));
-    if (deleteOrderHash(reread.delete.map((d) => d.digest)) !== written.hash) {
+    // Read and audited in a process of its own, as `apply` does: its memory is not the planner's.
+    const applySide = JSON.parse(
+      await runChild(["--reread", planPath, "--audit-dir", join(dir, "audits")], "the re-read"),
+    ) as ApplySide;
+    stages.push(...applySide.stages);
+    if (applySide.hash !== written.hash) {
       written.violations.push("the re-read plan does not delete the same digests in the same order");
     }
-    const auditPath = await measure(stages, "write audit", () =>
-      writeAudit(join(dir, "audits"), {
-        mode: "dry-run",
-        command: "bench",
-        plan: reread,
-        results: [],
-        startedAt: SYNTHETIC_NOW,
-        finishedAt: SYNTHETIC_NOW,
-        configuration: {},
-      }),
-    );
+    const auditPath = applySide.auditPath;
     return {
       manifests,
       deleted: written.deleted,
@@ -188,23 +190,55 @@ function print(r: RunResult): void {
   );
   out.write(
     r.violations.length === 0
-      ? "safety: nothing in use or protected is in delete[]; the re-read plan deletes the same, in the same order\n"
+      ? "safety: nothing in use or protected is in delete[]; the re-read plan deletes the same, in the same order\n" +
+          "(read plan and write audit run in a second process, as apply does: their peak RSS is that process's)\n"
       : `SAFETY VIOLATIONS (${r.violations.length}):\n${r.violations.slice(0, 20).join("\n")}\n`,
   );
 }
 
-async function inChild(manifests: number, breakdown: boolean): Promise<RunResult> {
+interface ApplySide {
+  stages: Stage[];
+  hash: string;
+  auditPath: string;
+}
+
+/** The apply side, in its own process: read the plan with apply's reader, write the dry-run audit. */
+async function rereadAndAudit(planPath: string, auditDir: string): Promise<ApplySide> {
+  const stages: Stage[] = [];
+  const reread = await measure(stages, "read plan", () => readPlan(planPath));
+  const auditPath = await measure(stages, "write audit", () =>
+    writeAudit(auditDir, {
+      mode: "dry-run",
+      command: "bench",
+      plan: reread,
+      results: [],
+      startedAt: SYNTHETIC_NOW,
+      finishedAt: SYNTHETIC_NOW,
+      configuration: {},
+    }),
+  );
+  return { stages, hash: deleteOrderHash(reread.delete.map((d) => d.digest)), auditPath };
+}
+
+/** This script again in a child process with these arguments; what it prints. */
+async function runChild(extra: string[], what: string): Promise<string> {
   const script = fileURLToPath(import.meta.url);
-  const args = [...process.execArgv, script, "--manifests", String(manifests), "--json"];
-  if (breakdown) args.push("--breakdown");
+  const args = [...process.execArgv, script, ...extra, "--json"];
+  if (collectAfterStage) args.push("--retained");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   let text = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     text += chunk;
   });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  if (code !== 0) throw new Error(`the ${manifests}-manifest run exited with ${code}`);
-  return JSON.parse(text) as RunResult;
+  if (code !== 0) throw new Error(`${what} exited with ${code}`);
+  return text;
+}
+
+async function inChild(manifests: number, breakdown: boolean): Promise<RunResult> {
+  const extra = ["--manifests", String(manifests)];
+  if (breakdown) extra.push("--breakdown");
+  return JSON.parse(await runChild(extra, `the ${manifests}-manifest run`)) as RunResult;
 }
 
 async function main(): Promise<number> {
@@ -214,15 +248,30 @@ async function main(): Promise<number> {
       breakdown: { type: "boolean", default: false },
       "keep-files": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      retained: { type: "boolean", default: false },
+      reread: { type: "string" },
+      "audit-dir": { type: "string" },
     },
     strict: true,
   });
   const sizes = values.manifests.split(",").map(Number);
+  if (values.retained) {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) {
+      process.stderr.write("--retained needs node --expose-gc\n");
+      return 2;
+    }
+    collectAfterStage = gc;
+  }
   if (sizes.some((n) => !Number.isInteger(n) || n < 10)) {
     process.stderr.write(
       `--manifests ${values.manifests}: give whole numbers of at least 10, comma-separated\n`,
     );
     return 2;
+  }
+  if (values.reread && values["audit-dir"]) {
+    process.stdout.write(JSON.stringify(await rereadAndAudit(values.reread, values["audit-dir"])));
+    return 0;
   }
   if (values.json) {
     const r = await runOnce(sizes[0] as number, values.breakdown, values["keep-files"]);

@@ -19,6 +19,18 @@ export function* jsonChunks(value: unknown, indent = "", depth = 0): Generator<s
     return;
   }
   const inner = `${indent}  `;
+  if ((Array.isArray(v) || isIterable(v)) && depth >= 1) {
+    // Entries deeper than this are one JSON.stringify each anyway: sixteen at once, nested
+    // in as many arrays as levels of indent, come out of it already indented, without a call
+    // and a re-indent per entry.
+    let first = true;
+    for (const text of entryBatches(v as Iterable<unknown>, inner.length / 2)) {
+      yield `${first ? "[\n" : ",\n"}${inner}${text}`;
+      first = false;
+    }
+    yield first ? "[]" : `\n${indent}]`;
+    return;
+  }
   if (Array.isArray(v) || isIterable(v)) {
     let first = true;
     for (const item of v as Iterable<unknown>) {
@@ -46,6 +58,36 @@ export function* jsonChunks(value: unknown, indent = "", depth = 0): Generator<s
   yield first ? "{}" : `\n${indent}}`;
 }
 
+const ENTRIES_PER_BATCH = 16;
+
+/**
+ * The entries of an array at `levels` levels of two-space indent, a batch at a time: each batch
+ * the text JSON.stringify gives those entries there, joined by `,\n` and the indent.
+ */
+function* entryBatches(items: Iterable<unknown>, levels: number): Generator<string> {
+  let open = "";
+  let close = "";
+  for (let level = 0; level < levels; level++) {
+    open += `[\n${"  ".repeat(level + 1)}`;
+    close = `\n${"  ".repeat(level)}]${close}`;
+  }
+  let batch: unknown[] = [];
+  const text = () => {
+    let wrapped: unknown = batch;
+    for (let level = 1; level < levels; level++) wrapped = [wrapped];
+    const all = JSON.stringify(wrapped, null, 2);
+    return all.slice(open.length, all.length - close.length);
+  };
+  for (const item of items) {
+    batch.push(item);
+    if (batch.length === ENTRIES_PER_BATCH) {
+      yield text();
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield text();
+}
+
 function toJsonValue(value: unknown): unknown {
   const withToJson = value as { toJSON?: () => unknown } | null;
   return withToJson !== null && typeof withToJson === "object" && typeof withToJson.toJSON === "function"
@@ -67,6 +109,8 @@ export async function writeJson(out: Writable, value: unknown): Promise<void> {
     batch = "";
   };
   for (const chunk of jsonChunks(value)) {
+    // Written before it would grow past BATCH, so that no write is much larger than one.
+    if (batch.length > 0 && batch.length + chunk.length > BATCH) await flush();
     batch += chunk;
     if (batch.length >= BATCH) await flush();
   }

@@ -2,7 +2,7 @@ import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
-import { readPlan } from "../pipeline/plan-file.js";
+import { printPlan, readPlan } from "../pipeline/plan-file.js";
 import type { Plan } from "../plan/plan-schema.js";
 import { formatPlanCommands } from "../report/plan-commands.js";
 import { formatPlanHtml } from "../report/plan-html.js";
@@ -41,6 +41,11 @@ export async function runReport(flags: ReportFlags): Promise<number> {
   const path = flags.plan ?? (await newestPlan(join(flags.auditDir ?? config.audit.dir, "plans")));
   const plan = await readPlan(path);
   const format = flags.html ? "html" : (flags.format ?? "text");
+  if (format === "json" && !flags.by) {
+    // Streamed entry by entry, as `plan --format json`: a million-manifest plan is no one string.
+    await printPlan(plan, process.stdout);
+    return 0;
+  }
   const text = flags.by ? renderSizes(plan, flags.by, format, path) : renderPlan(plan, format);
   if (flags.html) {
     await writeFile(flags.html, text);
@@ -54,7 +59,6 @@ export async function runReport(flags: ReportFlags): Promise<number> {
 type Format = NonNullable<ReportFlags["format"]>;
 
 function renderPlan(plan: Plan, format: Format): string {
-  if (format === "json") return `${JSON.stringify(plan, null, 2)}\n`;
   if (format === "commands") return formatPlanCommands(plan);
   return format === "html" ? formatPlanHtml(plan) : formatPlanText(plan, new Date());
 }

@@ -4,6 +4,7 @@ import { readJsonObject } from "../apply/json-reader.js";
 import { writeJson, writeJsonFile } from "../apply/json-writer.js";
 import { UsageError } from "../errors.js";
 import { deleteEntrySchema, keepEntrySchema, type Plan, planSchema } from "../plan/plan-schema.js";
+import { EntryReader } from "../plan/read-entry.js";
 
 /**
  * Writes the plan JSON (version 1) atomically: a reader never sees half a plan. It is streamed
@@ -23,15 +24,19 @@ const entrySchemas: Record<string, z.ZodType> = { delete: deleteEntrySchema, kee
 
 /**
  * Reads and checks a plan file; one that cannot be read or is not a plan is a UsageError. The file
- * is parsed entry by entry and each delete[] and keep[] entry checked as it is read, so the file is
- * never held as text.
+ * is parsed entry by entry and each delete[] and keep[] entry checked as it is read (by EntryReader,
+ * which keeps what entries repeat once; the schema where it declines), so the file is never held
+ * as text.
  */
 export async function readPlan(path: string): Promise<Plan> {
   let raw: Record<string, unknown>;
   try {
+    const entries = new EntryReader();
     raw = await readJsonObject(path, (field, entry, index) => {
       const schema = entrySchemas[field];
       if (!schema) return entry;
+      const fast = entries.read(field as "delete" | "keep", entry);
+      if (fast) return fast;
       const parsed = schema.safeParse(entry);
       if (!parsed.success)
         throw new ZodError(parsed.error.issues.map((i) => ({ ...i, path: [field, index, ...i.path] })));

@@ -1,13 +1,14 @@
-import type { Inventory, ManifestNode } from "../inventory/graph.js";
+import type { BlobRef, Inventory, ManifestNode } from "../inventory/graph.js";
 import type { Digest } from "../oci/digest.js";
 import type { FilterPattern } from "../policy/filter.js";
 import { judgeTag, type PullRequestRule } from "../policy/pull-request-rule.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
 import { decideRepository } from "../policy/purge-policy.js";
-import type { Decision } from "../policy/reasons.js";
+import type { Decision, Reason } from "../policy/reasons.js";
 import type { RecordIndex, Resolution } from "../usage/resolve.js";
 import { deletionOrder } from "./deletion-order.js";
 import type { DeleteEntry, KeepEntry, Plan, UntagEntry } from "./plan-schema.js";
+import { ReasonPool } from "./reason-pool.js";
 import { reclaimableBytes } from "./reclaimable.js";
 
 export interface PlanInput {
@@ -28,9 +29,14 @@ export interface PlanInput {
 /** Turns an inventory, the in-use references and a policy into a plan. Pure. */
 export function buildPlan(input: PlanInput): Plan {
   const { inventory, policy, resolution, now } = input;
-  const deleted: (Decided & { owner: string | undefined })[] = [];
-  const kept: (Decided & { owner: string | undefined })[] = [];
+  // Only a pull-request rule needs every decision afterwards; without one, none is held.
+  const decided = policy.pullRequests ? { deleted: [] as Decided[], kept: [] as Decided[] } : undefined;
+  const deletedNodes: ManifestNode[] = [];
+  const keptNodes: ManifestNode[] = [];
   const deleteEntries: DeleteEntry[] = [];
+  const keepEntries: KeepEntry[] = [];
+  let inUse = 0;
+  const reasons = new ReasonPool();
   for (const repo of inventory.repositories) {
     const decisions = decideRepository(
       repo,
@@ -44,28 +50,36 @@ export function buildPlan(input: PlanInput): Plan {
     const toDelete: ManifestNode[] = [];
     for (const node of repo.manifests) {
       const decision = decisions.get(node.digest) as Decision;
-      (decision.action === "delete" ? deleted : kept).push({
-        repository: repo.name,
-        node,
-        decision,
-        owner: owners.get(node.digest),
-      });
-      if (decision.action === "delete") toDelete.push(node);
+      if (decided)
+        (decision.action === "delete" ? decided.deleted : decided.kept).push({
+          repository: repo.name,
+          node,
+          decision,
+        });
+      if (decision.action === "delete") {
+        toDelete.push(node);
+        deletedNodes.push(node);
+        continue;
+      }
+      keptNodes.push(node);
+      if (decision.reasons.some((r) => r.rule === "in-use")) inUse++;
+      keepEntries.push(
+        entry(repo.name, node, owners.get(node.digest), reasons.shareAll(decision.reasons as Reason[])),
+      );
     }
     for (const digest of deletionOrder(toDelete)) {
       const node = nodes.get(digest) as ManifestNode;
-      deleteEntries.push({
-        ...entry(repo.name, node, owners.get(digest)),
-        reasons: [...(decisions.get(digest) as Decision).reasons],
-        ...(node.children.length > 0 ? { children: [...node.children] } : {}),
-        ...(node.subject ? { subject: node.subject } : {}),
-      });
+      const planned: DeleteEntry = entry(
+        repo.name,
+        node,
+        owners.get(digest),
+        reasons.shareAll((decisions.get(digest) as Decision).reasons as Reason[]),
+      );
+      if (node.children.length > 0) planned.children = node.children as Digest[];
+      if (node.subject) planned.subject = node.subject;
+      deleteEntries.push(planned);
     }
   }
-  const keepEntries: KeepEntry[] = kept.map(({ repository, node, decision, owner }) => ({
-    ...entry(repository, node, owner),
-    reasons: [...decision.reasons],
-  }));
   const warnings = [...inventory.repositories.flatMap((r) => r.warnings ?? []), ...resolution.warnings];
   if (
     policy.protectPulledWithinMs &&
@@ -109,17 +123,18 @@ export function buildPlan(input: PlanInput): Plan {
         })
       : [];
   const untag =
-    policy.pullRequests?.action === "untag"
-      ? untagEntries(policy.pullRequests, kept, resolution, policy.protectTags ?? [])
+    policy.pullRequests?.action === "untag" && decided
+      ? untagEntries(policy.pullRequests, decided.kept, resolution, policy.protectTags ?? [])
       : undefined;
-  const pullRequests = policy.pullRequests
-    ? pullRequestTags(
-        policy.pullRequests,
-        deleted,
-        kept,
-        new Set(untag?.map((u) => `${u.repository}:${u.tag}`)),
-      )
-    : undefined;
+  const pullRequests =
+    policy.pullRequests && decided
+      ? pullRequestTags(
+          policy.pullRequests,
+          decided.deleted,
+          decided.kept,
+          new Set(untag?.map((u) => `${u.repository}:${u.tag}`)),
+        )
+      : undefined;
   return {
     version: 1,
     registry: inventory.registry,
@@ -130,14 +145,11 @@ export function buildPlan(input: PlanInput): Plan {
     options: input.options,
     summary: {
       repositories: inventory.repositories.length,
-      manifests: deleted.length + kept.length,
-      delete: deleted.length,
-      keep: kept.length,
-      inUse: kept.filter((k) => k.decision.reasons.some((r) => r.rule === "in-use")).length,
-      reclaimableBytes: reclaimableBytes(
-        deleted.map((d) => d.node),
-        kept.map((k) => k.node),
-      ),
+      manifests: deletedNodes.length + keptNodes.length,
+      delete: deletedNodes.length,
+      keep: keptNodes.length,
+      inUse,
+      reclaimableBytes: reclaimableBytes(deletedNodes, keptNodes),
     },
     delete: deleteEntries,
     keep: keepEntries,
@@ -252,8 +264,10 @@ function ownersOf(
       inherit(child, owner, seen);
     }
   };
-  const sorted = [...nodes.values()].sort((a, b) => a.digest.localeCompare(b.digest));
-  const ownIndexes = sorted.filter((n) => n.children.length > 0 && owners.has(n.digest));
+  // Sorted after filtering: most repositories have no owned index, and a sort of every node is not free.
+  const ownIndexes = [...nodes.values()]
+    .filter((n) => n.children.length > 0 && owners.has(n.digest))
+    .sort((a, b) => a.digest.localeCompare(b.digest));
   for (const index of ownIndexes) inherit(index.digest, owners.get(index.digest) as string, new Set());
   return owners;
 }
@@ -277,19 +291,45 @@ function ownerOf(
   );
 }
 
-function entry(repository: string, node: ManifestNode, owner?: string) {
-  return {
+/**
+ * The fields every entry has. A plan of a million manifests must fit beside its inventory, so an
+ * entry shares what it can with the node (its tags, its blob references) instead of copying it:
+ * plans are read, not edited.
+ */
+function entry(
+  repository: string,
+  node: ManifestNode,
+  owner: string | undefined,
+  reasons: Reason[],
+): KeepEntry {
+  const self = { digest: node.digest, size: node.manifestSize };
+  // concat allocates what it holds; a spread or push grows the array with room for a dozen more.
+  const blobs: BlobRef[] = [self].concat(
+    node.blobs.every(isPlainBlobRef)
+      ? node.blobs
+      : node.blobs.map((b) => ({ digest: b.digest, size: b.size })),
+  );
+  // One literal in the plan's field order; an owner (rare) goes second, so it takes a copy.
+  const made: KeepEntry = {
     repository,
-    ...(owner ? { owner } : {}),
     digest: node.digest as Digest,
-    tags: [...node.tags],
+    tags: node.tags as string[],
     mediaType: node.mediaType,
     created: node.created ?? null,
     ageSource: node.ageSource,
     sizeBytes: node.sizeBytes,
-    blobs: [
-      { digest: node.digest, size: node.manifestSize },
-      ...node.blobs.map((b) => ({ digest: b.digest, size: b.size })),
-    ],
+    blobs,
+    reasons,
   };
+  if (!owner) return made;
+  const { repository: _first, ...rest } = made;
+  return { repository, owner, ...rest };
+}
+
+/**
+ * A blob reference with no other field than digest and size (JSON.stringify writes own
+ * enumerable fields only, so that is what counts), which the plan can list as it is.
+ */
+function isPlainBlobRef(b: BlobRef): boolean {
+  return Object.keys(b).length === 2;
 }

@@ -6,17 +6,24 @@ import type { ManifestNode } from "../inventory/graph.js";
  * and not at all while something kept still needs them.
  */
 export function reclaimableBytes(deleted: readonly ManifestNode[], kept: readonly ManifestNode[]): number {
-  const stillNeeded = new Set<string>();
+  // One set for both sides: what a kept manifest holds, then each freed blob as it is counted.
+  // A digest names its bytes, so its first size is its size.
+  const seen = new Set<string>();
   for (const n of kept) {
-    stillNeeded.add(n.digest);
-    for (const b of n.blobs) stillNeeded.add(b.digest);
-  }
-  const freed = new Map<string, number>();
-  for (const n of deleted) {
-    if (!stillNeeded.has(n.digest)) freed.set(n.digest, n.manifestSize);
-    for (const b of n.blobs) if (!stillNeeded.has(b.digest)) freed.set(b.digest, b.size);
+    seen.add(n.digest);
+    for (const b of n.blobs) seen.add(b.digest);
   }
   let total = 0;
-  for (const size of freed.values()) total += size;
+  for (const n of deleted) {
+    if (!seen.has(n.digest)) {
+      seen.add(n.digest);
+      total += n.manifestSize;
+    }
+    for (const b of n.blobs) {
+      if (seen.has(b.digest)) continue;
+      seen.add(b.digest);
+      total += b.size;
+    }
+  }
   return total;
 }

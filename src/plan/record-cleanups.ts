@@ -11,6 +11,8 @@ export function recordCleanups(
   records: RecordIndex,
   deletions: readonly DeleteEntry[],
 ): RecordCleanupEntry[] {
+  // Without records there is nothing to clean up, and no key per deletion to build.
+  if (records.size === 0) return [];
   const deleted = new Set(deletions.map((d) => `${d.repository}@${d.digest}`));
   const byCleanup = new Map<
     string,

@@ -3,7 +3,7 @@ import type { Digest } from "../oci/digest.js";
 import type { Usage } from "../usage/usage.js";
 import type { Filter, FilterPattern } from "./filter.js";
 import { judgeTag, type PullRequestRule } from "./pull-request-rule.js";
-import type { Decision, DeleteRule, KeepRule, Reason } from "./reasons.js";
+import { type Decision, type DeleteRule, flatText, type KeepRule, type Reason } from "./reasons.js";
 
 export interface PurgePolicy {
   readonly filters: readonly Filter[];
@@ -65,15 +65,21 @@ export function decideRepository(
   const nodes = new Map(repo.manifests.map((n) => [n.digest, n]));
   const parents = new Map<Digest, Digest[]>();
   const referrers = new Map<Digest, Digest[]>();
+  const append = (map: Map<Digest, Digest[]>, key: Digest, value: Digest) => {
+    const list = map.get(key);
+    if (list) list.push(value);
+    else map.set(key, [value]);
+  };
   for (const n of repo.manifests) {
-    for (const c of n.children) if (nodes.has(c)) parents.set(c, [...(parents.get(c) ?? []), n.digest]);
-    if (n.subject && nodes.has(n.subject) && n.subject !== n.digest) {
-      referrers.set(n.subject, [...(referrers.get(n.subject) ?? []), n.digest]);
-    }
+    for (const c of n.children) if (nodes.has(c)) append(parents, c, n.digest);
+    if (n.subject && nodes.has(n.subject) && n.subject !== n.digest) append(referrers, n.subject, n.digest);
   }
   const keep = new Map<Digest, Reason<KeepRule>[]>();
-  const addKeep = (digest: Digest, reason: Reason<KeepRule>) =>
-    keep.set(digest, [...(keep.get(digest) ?? []), reason]);
+  const addKeep = (digest: Digest, reason: Reason<KeepRule>) => {
+    const list = keep.get(digest);
+    if (list) list.push(reason);
+    else keep.set(digest, [reason]);
+  };
 
   // Protections first, so that --keep counts only what would really go.
   for (const [digest, usages] of inUse) {
@@ -114,6 +120,7 @@ export function decideRepository(
   }
 
   const selected = new Map<Digest, Reason<DeleteRule>[]>();
+  const filters = repositoryFilters(repo.name, policy);
   for (const n of repo.manifests) {
     if (isFollower(n, nodes, parents)) continue;
     const s: Selection =
@@ -133,7 +140,7 @@ export function decideRepository(
                 detail: `not an image of the objects ${policy.targets.label} names`,
               },
             }
-          : select(n, repo.name, nodes, policy, now);
+          : select(n, filters, nodes, policy, now);
     if (s.selected) selected.set(n.digest, s.reasons);
     else addKeep(n.digest, s.reason);
   }
@@ -147,12 +154,15 @@ export function decideRepository(
       for (const child of n.children) {
         if (!nodes.has(child)) continue;
         const fresh = !keep.has(child);
-        addKeep(child, { rule: "child-of-kept-index", detail: `listed by kept index ${short(digest)}` });
+        addKeep(child, {
+          rule: "child-of-kept-index",
+          detail: flatText("listed by kept index ", short(digest)),
+        });
         if (fresh) queue.push(child);
       }
       for (const r of referrers.get(digest) ?? []) {
         const fresh = !keep.has(r);
-        addKeep(r, { rule: "referrer-of-kept-subject", detail: `refers to kept ${short(digest)}` });
+        addKeep(r, { rule: "referrer-of-kept-subject", detail: flatText("refers to kept ", short(digest)) });
         if (fresh) queue.push(r);
       }
     }
@@ -162,7 +172,7 @@ export function decideRepository(
   if (policy.keep && policy.keep > 0) {
     // Counted only after the closure above, so that a slot never goes to something that stays anyway.
     // As in acr purge, --keep counts tagged images; referrers never take a slot (they follow their subject).
-    const newest = newestFirst(policy);
+    const newest = newestFirst(policy, repo.manifests);
     const countable = [...selected.keys()]
       .map((d) => nodes.get(d) as ManifestNode)
       .filter((n) => !keep.has(n.digest) && !n.subject && n.tags.length > 0)
@@ -208,9 +218,7 @@ export function decideRepository(
         detail: `its subject ${short(n.subject)} is deleted`,
       });
     }
-    if ((parents.get(n.digest) ?? []).length > 0) {
-      followed.push({ rule: "child-of-deleted-index", detail: "every index listing it is deleted" });
-    }
+    if ((parents.get(n.digest) ?? []).length > 0) followed.push(CHILD_OF_DELETED_INDEX);
     decisions.set(n.digest, { action: "delete", reasons: [...(own ?? []), ...followed] });
   }
   return decisions;
@@ -239,20 +247,50 @@ function isFollower(
   return n.tags.length === 0 && (parents.get(n.digest) ?? []).length > 0;
 }
 
+/**
+ * Reasons that say the same of every manifest they apply to: one object each, shared by every
+ * decision (a plan of a million manifests would otherwise hold a million copies). Frozen, since
+ * they are shared.
+ */
+const CHILD_OF_DELETED_INDEX: Reason<DeleteRule> = Object.freeze({
+  rule: "child-of-deleted-index",
+  detail: "every index listing it is deleted",
+});
+const REPOSITORY_NOT_SELECTED: Selection = Object.freeze({
+  selected: false,
+  reason: Object.freeze({ rule: "repository-not-selected", detail: "no --filter matches this repository" }),
+});
+const UNTAGGED_NOT_SELECTED: Selection = Object.freeze({
+  selected: false,
+  reason: Object.freeze({
+    rule: "untagged-not-selected",
+    detail: "untagged; pass --untagged to purge untagged manifests",
+  }),
+});
+const UNTAGGED: Record<"untagged" | "untaggedOnly", Reason<DeleteRule>> = {
+  untagged: Object.freeze({ rule: "untagged", detail: "untagged manifest (--untagged)" }),
+  untaggedOnly: Object.freeze({ rule: "untagged", detail: "untagged manifest (--untagged-only)" }),
+};
+
+/** The filters whose repository part matches this repository, and how a reason names them: once per repository. */
+interface RepositoryFilters {
+  readonly filters: readonly Filter[];
+  readonly text: string;
+}
+
+function repositoryFilters(repository: string, policy: PurgePolicy): RepositoryFilters {
+  const filters = policy.filters.filter((f) => f.repository.test(repository));
+  return { filters, text: filters.map((f) => f.text).join(" or ") };
+}
+
 function select(
   n: ManifestNode,
-  repository: string,
+  { filters, text: filterText }: RepositoryFilters,
   nodes: ReadonlyMap<Digest, ManifestNode>,
   policy: PurgePolicy,
   now: Date,
 ): Selection {
-  const filters = policy.filters.filter((f) => f.repository.test(repository));
-  if (filters.length === 0) {
-    return {
-      selected: false,
-      reason: { rule: "repository-not-selected", detail: "no --filter matches this repository" },
-    };
-  }
+  if (filters.length === 0) return REPOSITORY_NOT_SELECTED;
   const reasons: Reason<DeleteRule>[] = [];
   if (n.tags.length > 0 && policy.untaggedOnly) {
     return {
@@ -274,7 +312,7 @@ function select(
     }
     reasons.push({
       rule: "tags-matched",
-      detail: `tag ${n.tags.join(", ")} matches ${filters.map((f) => f.text).join(" or ")}`,
+      detail: flatText("tag ", n.tags.join(", "), " matches ", filterText),
     });
     if (policy.pullRequests) {
       const pr = judgePullRequestTags(n.tags, policy.pullRequests);
@@ -282,19 +320,8 @@ function select(
       reasons.push(...pr.reasons);
     }
   } else {
-    if (!policy.untagged && !policy.untaggedOnly) {
-      return {
-        selected: false,
-        reason: {
-          rule: "untagged-not-selected",
-          detail: "untagged; pass --untagged to purge untagged manifests",
-        },
-      };
-    }
-    reasons.push({
-      rule: "untagged",
-      detail: `untagged manifest (${policy.untaggedOnly ? "--untagged-only" : "--untagged"})`,
-    });
+    if (!policy.untagged && !policy.untaggedOnly) return UNTAGGED_NOT_SELECTED;
+    reasons.push(UNTAGGED[policy.untaggedOnly ? "untaggedOnly" : "untagged"]);
   }
   if (policy.agoMs && policy.agoMs > 0) {
     const age = ageOf(n, policy);
@@ -308,12 +335,15 @@ function select(
     if (ms <= policy.agoMs) {
       return {
         selected: false,
-        reason: { rule: "too-recent", detail: `${age.word} ${age.time}${age.note}, not older than --ago` },
+        reason: {
+          rule: "too-recent",
+          detail: flatText(age.word, " ", age.time, age.note, ", not older than --ago"),
+        },
       };
     }
     reasons.push({
       rule: "older-than",
-      detail: `${age.word} ${age.time} (${age.source})${age.note}, ${days(ms)} days ago`,
+      detail: flatText(age.word, " ", age.time, " (", age.source, ")", age.note, ", ", days(ms), " days ago"),
     });
   }
   if (n.subject && !nodes.has(n.subject)) {
@@ -397,15 +427,20 @@ export function ageOf(
   return { ...(n.created ? { time: n.created } : {}), word: "created", source: n.ageSource, note: "" };
 }
 
-/** Unknown ages count as newest, so that doubt keeps an image rather than deleting it. */
-function newestFirst(policy: Pick<PurgePolicy, "ageFrom">): (a: ManifestNode, b: ManifestNode) => number {
-  return (a, b) => {
-    const sa = ageOf(a, policy).time;
-    const sb = ageOf(b, policy).time;
-    const ta = sa ? Date.parse(sa) : Number.POSITIVE_INFINITY;
-    const tb = sb ? Date.parse(sb) : Number.POSITIVE_INFINITY;
-    return tb - ta || a.digest.localeCompare(b.digest);
-  };
+/**
+ * Unknown ages count as newest, so that doubt keeps an image rather than deleting it. Each time is
+ * parsed once, not once per comparison.
+ */
+function newestFirst(
+  policy: Pick<PurgePolicy, "ageFrom">,
+  manifests: readonly ManifestNode[],
+): (a: ManifestNode, b: ManifestNode) => number {
+  const times = new Map<ManifestNode, number>();
+  for (const n of manifests) {
+    const s = ageOf(n, policy).time;
+    times.set(n, s ? Date.parse(s) : Number.POSITIVE_INFINITY);
+  }
+  return (a, b) => (times.get(b) as number) - (times.get(a) as number) || a.digest.localeCompare(b.digest);
 }
 
 function days(ms: number): number {

@@ -68,15 +68,15 @@ describe("a usage source that never answers", () => {
         "--audit-dir",
         join(dir, "audits"),
       ],
-      { REGSWEEP_SOURCE_TIMEOUT_SECONDS: "2" },
+      { REGSWEEP_SOURCE_TIMEOUT_SECONDS: "5" },
     );
     expect(hanging.requests.length).toBeGreaterThan(0);
     expect(res.hung, `still alive after 25 s; stderr: ${res.stderr}`).toBe(false);
     expect(res.code).toBe(3);
     expect(res.stderr).toMatch(
-      /usage source kubernetes \(current context of .*hung-kubeconfig\) failed: no answer within 2 s/,
+      /usage source kubernetes \(current context of .*hung-kubeconfig\) failed: no answer within 5 s/,
     );
-    expect(res.elapsedMs).toBeLessThan(10_000);
+    expect(res.elapsedMs).toBeLessThan(15_000);
   });
 
   it("doctor reports the hung source as failed, and ends within seconds", async () => {

@@ -104,6 +104,20 @@ describe("reading JSON piece by piece", () => {
     );
   });
 
+  it("ends a string at a quote only after an even run of backslashes, however the chunks cut the run", async () => {
+    const value = {
+      a: ["\\", '\\"', '\\\\"\\', 'x\\\\\\"y', '"', '""\\'],
+      'k\\"\\\\': { "\\": '\\\\"' },
+      b: "\\".repeat(9),
+    };
+    const bytes = Buffer.from(JSON.stringify(value, null, 2));
+    for (const size of [1, 2, 3, 5]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+      expect(await parseJsonObject(chunks)).toEqual(value);
+    }
+  });
+
   it("refuses what is not one JSON object, as JSON.parse would", async () => {
     for (const bad of [
       '{"a": [1, 2}',

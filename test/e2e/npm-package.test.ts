@@ -3,6 +3,7 @@ import { join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connect, tempDir } from "../integration/helpers.js";
 import {
+  dryRunPurgeArgs,
   type Packed,
   packageVersion,
   packThisCheckout,
@@ -98,27 +99,8 @@ describe("the CLI from a packed tarball, installed globally (npm install -g ./re
     const s = await seedOldLiveRecent(registry, host, "npmpkg");
     const dir = await tempDir("regsweep-npm-run-");
     try {
-      const inUse = join(dir, "in-use.txt");
-      await writeFile(inUse, `${s.inUse}\n`);
-      const res = await runAsConsumer(
-        bin,
-        [
-          "purge",
-          "--registry",
-          url,
-          "--insecure",
-          "--filter",
-          `${s.repo}:.*`,
-          "--ago",
-          "30d",
-          "--in-use-file",
-          inUse,
-          "--dry-run",
-          "-o",
-          "plan.json",
-        ],
-        dir,
-      );
+      await writeFile(join(dir, "in-use.txt"), `${s.inUse}\n`);
+      const res = await runAsConsumer(bin, dryRunPurgeArgs(url, s.repo), dir);
       expect(res.code, res.stderr).toBe(0);
       const plan = JSON.parse(await readFile(join(dir, "plan.json"), "utf8")) as {
         delete: { repository: string; digest: string }[];

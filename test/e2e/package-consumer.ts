@@ -81,3 +81,26 @@ export async function seedOldLiveRecent(registry: DistributionRegistry, host: st
   await pushManifest(registry, repo, recent, ["1.2"]);
   return { repo, old, live, recent, inUse: `${host}/${repo}:1.1` };
 }
+
+/**
+ * `purge --dry-run` of one seeded repository, relative to the working directory: the in-use list
+ * `in-use.txt` there, the plan written to `plan.json` there (the audit to `audits/`).
+ */
+export function dryRunPurgeArgs(url: string, repo: string): string[] {
+  return [
+    "purge",
+    "--registry",
+    url,
+    "--insecure",
+    "--filter",
+    `${repo}:.*`,
+    "--ago",
+    "30d",
+    "--in-use-file",
+    "in-use.txt",
+    "--no-cache",
+    "--dry-run",
+    "-o",
+    "plan.json",
+  ];
+}

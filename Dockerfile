@@ -7,7 +7,7 @@ ARG BUILD_IMAGE=${BASE_IMAGE}
 
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json LICENSE ./
 # --ignore-scripts: the one install script in the tree (esbuild, a test tool) is not needed to build.
 RUN ["npm", "ci", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund"]
 COPY tsconfig.json tsconfig.build.json ./
@@ -16,7 +16,7 @@ COPY src src
 COPY scripts/image-root.mjs scripts/
 RUN ["node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"]
 RUN ["npm", "prune", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"]
-# The runtime tree in /rootfs: /app (package.json, bin, dist, production node_modules without docs,
+# The runtime tree in /rootfs: /app (package.json, LICENSE, bin, dist, production node_modules without docs,
 # tests, source maps and TypeScript sources), /usr/local/bin/regsweep, and an empty /work.
 RUN ["node", "scripts/image-root.mjs", "/app", "/rootfs"]
 
@@ -31,7 +31,9 @@ COPY --from=build /rootfs/app /app
 COPY --from=build /rootfs/usr/local/bin/ /usr/local/bin/
 # Plans, journals and audits go to the working directory: writable by the (non-root) user.
 COPY --from=build --chown=65532:65532 /rootfs/work /work
-ENV NODE_ENV=production
+# HOME in /work too: the default cache (~/.cache/regsweep) and Docker's config.json are then found
+# there, also on a base whose /etc/passwd does not know the user (HOME would be /, not writable).
+ENV NODE_ENV=production HOME=/work
 # The uid the Kubernetes manifests run as (deploy/kubernetes): numeric, so no /etc/passwd entry is needed.
 USER 65532:65532
 WORKDIR /work

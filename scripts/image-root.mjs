@@ -1,7 +1,7 @@
 // Assembles the container image's runtime tree (the Dockerfile's build stage runs it), with node
 // alone: the locally made build base has no shell, no cp, no find.
 //   node scripts/image-root.mjs APP_DIR ROOTFS
-// APP_DIR holds package.json, bin/, dist/ and production node_modules/ (after `npm prune --omit=dev`).
+// APP_DIR holds package.json, LICENSE, bin/, dist/ and production node_modules/ (after `npm prune --omit=dev`).
 // ROOTFS gets app/ (what the npm package ships, plus node_modules/ without what never runs),
 // usr/local/bin/regsweep (a link to app/bin/regsweep.js) and an empty work/.
 import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
@@ -23,7 +23,7 @@ const KEEP_FILE = /^(licen[cs]e|notice|copying)/i;
 
 const app = join(rootfs, "app");
 mkdirSync(app, { recursive: true });
-cpSync(join(appDir, "package.json"), join(app, "package.json"));
+for (const file of ["package.json", "LICENSE"]) cpSync(join(appDir, file), join(app, file));
 for (const dir of ["bin", "dist"]) {
   cpSync(join(appDir, dir), join(app, dir), {
     recursive: true,

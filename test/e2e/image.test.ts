@@ -73,7 +73,7 @@ describe.skipIf(skip)(`the container image${skip ? ` (${skip})` : ""}`, () => {
     expect(res.stdout.trim()).toBe(await packageVersion());
   }, 120_000);
 
-  it("runs as the non-root user, and /work is writable by it", async () => {
+  it("runs as the non-root user, with /work (its HOME too) writable by it", async () => {
     const res = await buildah([
       "run",
       "--isolation",
@@ -82,10 +82,26 @@ describe.skipIf(skip)(`the container image${skip ? ` (${skip})` : ""}`, () => {
       "--",
       "node",
       "-e",
-      'require("fs").writeFileSync("probe", "x"); console.log(process.getuid(), process.getgid(), process.cwd())',
+      'require("fs").writeFileSync("probe", "x"); console.log(process.getuid(), process.getgid(), process.cwd(), require("os").homedir())',
     ]);
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stdout.trim()).toBe(`${UID} ${UID} /work`);
+    // HOME in /work as well: the default cache directory and ~/.docker/config.json are writable and mountable.
+    expect(res.stdout.trim()).toBe(`${UID} ${UID} /work /work`);
+  }, 120_000);
+
+  it("ships the licence beside the code", async () => {
+    const res = await buildah([
+      "run",
+      "--isolation",
+      "chroot",
+      container,
+      "--",
+      "node",
+      "-p",
+      'require("fs").readFileSync("/app/LICENSE", "utf8")',
+    ]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toBe(`${await readFile(join(import.meta.dirname, "../../LICENSE"), "utf8")}\n`);
   }, 120_000);
 
   it("every production dependency loads (the node_modules pruning removed nothing that runs)", async () => {

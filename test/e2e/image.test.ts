@@ -54,6 +54,12 @@ describe.skipIf(skip)(`the container image${skip ? ` (${skip})` : ""}`, () => {
     );
   }
 
+  /** Runs node in the container (the image's user, working directory unless given). */
+  function runNode(args: readonly string[], workdir?: string) {
+    const at = workdir ? ["--workingdir", workdir] : [];
+    return buildah(["run", "--isolation", "chroot", ...at, container, "--", "node", ...args]);
+  }
+
   it("is regsweep, non-root, working in /work, with the OCI labels", async () => {
     expect(config.Entrypoint).toEqual(["regsweep"]);
     expect(config.User).toBe(`${UID}:${UID}`);
@@ -74,13 +80,7 @@ describe.skipIf(skip)(`the container image${skip ? ` (${skip})` : ""}`, () => {
   }, 120_000);
 
   it("runs as the non-root user, with /work (its HOME too) writable by it", async () => {
-    const res = await buildah([
-      "run",
-      "--isolation",
-      "chroot",
-      container,
-      "--",
-      "node",
+    const res = await runNode([
       "-e",
       'require("fs").writeFileSync("probe", "x"); console.log(process.getuid(), process.getgid(), process.cwd(), require("os").homedir())',
     ]);
@@ -90,16 +90,7 @@ describe.skipIf(skip)(`the container image${skip ? ` (${skip})` : ""}`, () => {
   }, 120_000);
 
   it("ships the licence beside the code", async () => {
-    const res = await buildah([
-      "run",
-      "--isolation",
-      "chroot",
-      container,
-      "--",
-      "node",
-      "-p",
-      'require("fs").readFileSync("/app/LICENSE", "utf8")',
-    ]);
+    const res = await runNode(["-p", 'require("fs").readFileSync("/app/LICENSE", "utf8")']);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toBe(`${await readFile(join(import.meta.dirname, "../../LICENSE"), "utf8")}\n`);
   }, 120_000);
@@ -111,19 +102,7 @@ describe.skipIf(skip)(`the container image${skip ? ` (${skip})` : ""}`, () => {
       const failed = [];
       for (const d of deps) { try { await import(d); } catch (e) { failed.push(d + ": " + e.message); } }
       console.log(JSON.stringify({ loaded: deps.length, failed }));`;
-    const res = await buildah([
-      "run",
-      "--isolation",
-      "chroot",
-      "--workingdir",
-      "/app",
-      container,
-      "--",
-      "node",
-      "--input-type=module",
-      "-e",
-      script,
-    ]);
+    const res = await runNode(["--input-type=module", "-e", script], "/app");
     expect(res.code, res.stderr).toBe(0);
     const manifest = JSON.parse(await readFile(join(import.meta.dirname, "../../package.json"), "utf8"));
     expect(JSON.parse(res.stdout)).toEqual({ loaded: Object.keys(manifest.dependencies).length, failed: [] });

@@ -1,44 +1,12 @@
-import { spawn } from "node:child_process";
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { buildImage, pushManifest } from "../../src/fixtures/image-factory.js";
-import { connect, tempDir, uniqueRepo } from "../integration/helpers.js";
+import { connect } from "../integration/helpers.js";
+import { packThisCheckout, ROOT, runAsConsumer as run, seedOldLiveRecent } from "./package-consumer.js";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
-const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
-
-interface Ran {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command as a consumer's shell would, asynchronously (the registry answers meanwhile). */
-function run(command: string, args: readonly string[], cwd: string): Promise<Ran> {
-  // The npm_* variables of an enclosing `npm test` would steer the consumer's npm (prefix, scripts).
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
-  env.PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ""}`;
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** The newest modification time under a directory, so a stale dist/ is refused rather than tested. */
-async function newestMtime(dir: string): Promise<number> {
-  let newest = 0;
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
-  }
-  return newest;
-}
+// tsc reads the SDKs' declarations: ~20 s on a busy 2-core machine, close to the 30 s default.
+const TSC_TIMEOUT_MS = 120_000;
 
 describe("the library from a packed tarball", () => {
   const url = inject("registryUrl");
@@ -49,20 +17,9 @@ describe("the library from a packed tarball", () => {
   let packed: string[];
 
   beforeAll(async () => {
-    // npm pack --ignore-scripts ships dist/ as it is: it must be the build of this src/ (npm test builds first).
-    const built = await stat(join(ROOT, "dist/index.d.ts")).then(
-      () => newestMtime(join(ROOT, "dist")),
-      () => 0,
-    );
-    if (built < (await newestMtime(join(ROOT, "src")))) {
-      throw new Error("dist/ is missing or older than src/: run `npm run build` first (npm test does)");
-    }
-    work = await tempDir("regsweep-lib-");
-    const pack = await run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], ROOT);
-    expect(pack.code, pack.stderr).toBe(0);
-    const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
-    if (!info) throw new Error(`npm pack printed no package: ${pack.stdout}`);
-    packed = info.files.map((f) => f.path);
+    const pack = await packThisCheckout("regsweep-lib-");
+    work = pack.work;
+    packed = [...pack.files];
     project = join(work, "consumer");
     await mkdir(project);
     await writeFile(
@@ -80,7 +37,7 @@ describe("the library from a packed tarball", () => {
         "--no-audit",
         "--no-fund",
         "--ignore-scripts",
-        join(work, info.filename),
+        pack.tarball,
         `@types/node@${typesNode}`,
       ],
       project,
@@ -109,16 +66,7 @@ describe("the library from a packed tarball", () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  async function seed() {
-    const repo = uniqueRepo("lib");
-    const old = buildImage({ seed: `${repo} old`, created: ago(90) });
-    const live = buildImage({ seed: `${repo} live`, created: ago(90) });
-    const recent = buildImage({ seed: `${repo} recent`, created: ago(2) });
-    await pushManifest(registry, repo, old, ["1.0"]);
-    await pushManifest(registry, repo, live, ["1.1"]);
-    await pushManifest(registry, repo, recent, ["1.2"]);
-    return { repo, old, live, recent, inUse: `${host}/${repo}:1.1` };
-  }
+  const seed = () => seedOldLiveRecent(registry, host, "lib");
 
   it("ships the entry point, its declarations and the CLI", () => {
     expect(packed).toEqual(expect.arrayContaining(["dist/index.js", "dist/index.d.ts", "bin/regsweep.js"]));
@@ -218,40 +166,54 @@ describe("the library from a packed tarball", () => {
     expect(await registry.headManifest(s.repo, s.old.digest)).toBeDefined();
   });
 
-  it("examples/library.ts type-checks against the shipped declarations and runs with its own UsageSource", async () => {
-    const check = await run(process.execPath, [TSC, "-p", "tsconfig.json"], project);
-    expect(check.stdout + check.stderr).toBe("");
-    expect(check.code).toBe(0);
+  it(
+    "examples/library.ts type-checks against the shipped declarations and runs with its own UsageSource",
+    async () => {
+      const check = await run(process.execPath, [TSC, "-p", "tsconfig.json"], project);
+      expect(check.stdout + check.stderr).toBe("");
+      expect(check.code).toBe(0);
 
-    const s = await seed();
-    const res = await run(process.execPath, ["library.ts", url, `${s.repo}:.*`, s.inUse], project);
-    expect(res.code, res.stderr).toBe(0);
-    expect(JSON.parse(res.stdout)).toEqual({ manifests: 3, scanned: 3, planned: 1, deleted: 1, skipped: [] });
-    expect(await registry.headManifest(s.repo, s.old.digest)).toBeUndefined();
-    expect(await registry.headManifest(s.repo, s.live.digest)).toBeDefined();
-  });
+      const s = await seed();
+      const res = await run(process.execPath, ["library.ts", url, `${s.repo}:.*`, s.inUse], project);
+      expect(res.code, res.stderr).toBe(0);
+      expect(JSON.parse(res.stdout)).toEqual({
+        manifests: 3,
+        scanned: 3,
+        planned: 1,
+        deleted: 1,
+        skipped: [],
+      });
+      expect(await registry.headManifest(s.repo, s.old.digest)).toBeUndefined();
+      expect(await registry.headManifest(s.repo, s.live.digest)).toBeDefined();
+    },
+    TSC_TIMEOUT_MS,
+  );
 
-  it("the declarations are real types, not any: a wrong call fails type-checking", async () => {
-    await writeFile(
-      join(project, "wrong.ts"),
-      [
-        `import { apply, type Inventory, plan } from "regsweep";`,
-        "declare const inventory: Inventory;",
-        `const made = plan({ inventory, usages: [], policy: { filters: ["team/.*"] }, now: 42 });`,
-        "await apply(made, {});",
-        "",
-      ].join("\n"),
-    );
-    await writeFile(
-      join(project, "tsconfig.wrong.json"),
-      JSON.stringify({ extends: "./tsconfig.json", files: ["wrong.ts"] }),
-    );
-    const check = await run(process.execPath, [TSC, "-p", "tsconfig.wrong.json"], project);
-    expect(check.code).not.toBe(0);
-    expect(check.stdout).toMatch(
-      /wrong\.ts\(3,\d+\): error TS2322: Type 'number' is not assignable to type 'Date'/,
-    );
-    expect(check.stdout).toMatch(/wrong\.ts\(4,\d+\): error TS2345: .*'ApplyOptions'/);
-    expect(check.stdout).toMatch(/missing the following properties .*registry, journalPath/);
-  });
+  it(
+    "the declarations are real types, not any: a wrong call fails type-checking",
+    async () => {
+      await writeFile(
+        join(project, "wrong.ts"),
+        [
+          `import { apply, type Inventory, plan } from "regsweep";`,
+          "declare const inventory: Inventory;",
+          `const made = plan({ inventory, usages: [], policy: { filters: ["team/.*"] }, now: 42 });`,
+          "await apply(made, {});",
+          "",
+        ].join("\n"),
+      );
+      await writeFile(
+        join(project, "tsconfig.wrong.json"),
+        JSON.stringify({ extends: "./tsconfig.json", files: ["wrong.ts"] }),
+      );
+      const check = await run(process.execPath, [TSC, "-p", "tsconfig.wrong.json"], project);
+      expect(check.code).not.toBe(0);
+      expect(check.stdout).toMatch(
+        /wrong\.ts\(3,\d+\): error TS2322: Type 'number' is not assignable to type 'Date'/,
+      );
+      expect(check.stdout).toMatch(/wrong\.ts\(4,\d+\): error TS2345: .*'ApplyOptions'/);
+      expect(check.stdout).toMatch(/missing the following properties .*registry, journalPath/);
+    },
+    TSC_TIMEOUT_MS,
+  );
 });

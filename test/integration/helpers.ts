@@ -34,10 +34,23 @@ export function runCli(
   args: readonly string[],
   options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
+  return runProcess(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdin: options.stdin,
+  });
+}
+
+/** Runs a command asynchronously (a server in this process answers meanwhile), collecting its output. */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(command, args, {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      env: options.env,
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

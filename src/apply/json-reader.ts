@@ -35,10 +35,10 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
-/** Batches that were not a list of entries, after which a document is read byte by byte. */
+/** Runs that JSON.parse refused, after which the rest of a document is read byte by byte. */
 const MAX_MISSES = 8;
 
-/** How much of a chunk one batch of entries reads at most. */
+/** How much of a chunk one run of entries reads at most: more made no faster reader, and more garbage at once. */
 const BATCH_BYTES = 1 << 15;
 
 /** The values of the bytes from..to (a run of entries, `,` between them) in one JSON.parse, or undefined when they are not that. */

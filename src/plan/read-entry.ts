@@ -25,8 +25,8 @@ export class EntryReader {
   /**
    * The blobs seen lately, in two generations: one seen again moves to the young one, so a layer
    * that many images share stays one object, while the many seen once (each image's config) fall
-   * out of the old one. A table of every blob of a million manifests (two million) made each look-up
-   * a cache miss: a quarter of the reader's time.
+   * out of the old one. A table of every blob of a million manifests (two million, nearly all
+   * seen once) cost about a second more and 20 MB more at its peak than these two.
    */
   private young = new Map<string, BlobRef>();
   private old = new Map<string, BlobRef>();

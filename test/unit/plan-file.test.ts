@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BENCH_POLICY } from "../../bench/plan-scale.js";
 import { SYNTHETIC_NOW, syntheticInventory } from "../../bench/synthetic-inventory.js";
 import { writeAudit } from "../../src/apply/audit.js";
@@ -115,6 +115,79 @@ describe("reading JSON piece by piece", () => {
       const chunks: Buffer[] = [];
       for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
       expect(await parseJsonObject(chunks)).toEqual(value);
+    }
+  });
+
+  /** The bytes cut into chunks of the sizes given, in turn. */
+  const cut = (bytes: Buffer, sizes: number[]) => {
+    const chunks: Buffer[] = [];
+    for (let at = 0, k = 0; at < bytes.length; k++) {
+      const size = sizes[k % sizes.length] as number;
+      chunks.push(bytes.subarray(at, at + size));
+      at += size;
+    }
+    return chunks;
+  };
+
+  it("reads arrays of indented objects in runs, as JSON.parse does, with each entry seen once in order", async () => {
+    const entry = fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(entry, { maxLength: 40 }),
+        fc.array(entry, { maxLength: 40 }),
+        fc.constantFrom(2, "\t", 4),
+        fc.array(fc.integer({ min: 1, max: 20_000 }), { minLength: 1, maxLength: 4 }),
+        async (first, second, indent, sizes) => {
+          const value = { a: first, n: 1, b: second };
+          const bytes = Buffer.from(JSON.stringify(value, null, indent));
+          const seen: string[] = [];
+          const read = await parseJsonObject(cut(bytes, sizes), (field, e, index) => {
+            seen.push(`${field}${index}`);
+            return e;
+          });
+          expect(read).toEqual(JSON.parse(bytes.toString()));
+          expect(seen).toEqual([...first.map((_, i) => `a${i}`), ...second.map((_, i) => `b${i}`)]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("reads a layout whose braces mislead the runs as JSON.parse does, and refuses one that is not JSON", async () => {
+    const misleading = [
+      // A deeper object closes at the entries' indent, last in the run.
+      '{"a": [\n  {"x": 1},\n  {"x": {\n  }, "y": [2]}\n], "b": [\n  {"z": 3}\n  ]}',
+      // ... and first.
+      '{"a": [\n  {"x": {\n  }, "y": 1},\n  {"x": 2\n  }\n]}',
+      // Compact entries, then one that closes at the indent: two values in one run.
+      '{"a": [\n  {"x": 1},{"y": 2\n  },\n  {"z": "\\n  }"\n  }\n]}',
+    ];
+    for (const text of misleading) {
+      for (const size of [3, 1 << 20]) {
+        expect(await parseJsonObject(cut(Buffer.from(text), [size])), text).toEqual(JSON.parse(text));
+      }
+    }
+    for (const bad of [
+      // A raw newline inside a string, where a run would end.
+      '{"a": [\n  {"x": "1\n  }"\n  }\n]}',
+      '{"a": [\n  {"x": 1\n  }\n  {"y": 2\n  }\n]}',
+      '{"a": [\n  {"x": 1\n  },\n]}',
+    ]) {
+      expect(() => JSON.parse(bad), bad).toThrow(SyntaxError);
+      await expect(parseJsonObject([bad]), bad).rejects.toThrow(SyntaxError);
+    }
+  });
+
+  it("parses a written plan's entries many at a time, not one JSON.parse each", async () => {
+    const p = samplePlan(2000);
+    const bytes = Buffer.from(JSON.stringify(p, null, 2));
+    const parse = vi.spyOn(JSON, "parse");
+    try {
+      const read = await parseJsonObject(cut(bytes, [1 << 20]));
+      expect((read.delete as unknown[]).length + (read.keep as unknown[]).length).toBe(2000);
+      expect(parse.mock.calls.length).toBeLessThan(2000 / 10);
+    } finally {
+      parse.mockRestore();
     }
   });
 

@@ -108,4 +108,23 @@ describe("EntryReader", () => {
     // An entry's own body shares the entry's digest string rather than a second copy of it.
     expect(read.every((e) => e?.blobs?.[0]?.digest === e?.digest)).toBe(true);
   });
+
+  it("keeps a layer used throughout one object however many blobs seen once come between", () => {
+    const reader = new EntryReader();
+    const hex = (n: number) => n.toString(16).padStart(64, "0");
+    const template = asRead("delete").find((e) => !e.children && !e.subject);
+    const base = { digest: `sha256:${"b".repeat(64)}`, size: 7 };
+    const layers = new Set();
+    // More one-off configs than the reader's two generations of recent blobs (2 × 2^16) hold.
+    for (let i = 0; i < 140_000; i++) {
+      const digest = `sha256:${hex(2 * i)}`;
+      const config = { digest: `sha256:${hex(2 * i + 1)}`, size: 100 + i };
+      const blobs = [{ digest, size: 1 }, config, ...(i % 50 === 0 ? [{ ...base }] : [])];
+      const read = reader.read("delete", { ...template, digest, blobs });
+      if (i % 1000 === 0) expect(read?.blobs?.[1]).toEqual(config);
+      if (i % 50 === 0) layers.add(read?.blobs?.[2]);
+    }
+    expect(layers.size).toBe(1);
+    expect([...layers][0]).toEqual(base);
+  });
 });

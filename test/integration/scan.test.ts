@@ -1,3 +1,4 @@
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import {
@@ -9,6 +10,7 @@ import {
   pushReferrers,
 } from "../../src/fixtures/image-factory.js";
 import { ContentCache } from "../../src/inventory/content-cache.js";
+import type { OwnerSource } from "../../src/inventory/graph.js";
 import { scanRegistry } from "../../src/inventory/scan.js";
 import { parseFilter, repositorySelected } from "../../src/policy/filter.js";
 import { connect, runCli, tempDir, uniqueRepo } from "./helpers.js";
@@ -79,17 +81,60 @@ describe("scan builds the manifest graph", () => {
         "multi",
       ]);
       const cacheDir = join(await tempDir(), "cache");
-      const scan = async () => {
+      const scan = async (owner?: OwnerSource) => {
         const { registry, transport } = connect(fresh.url);
-        const inventory = await scanRegistry(registry, { cache: new ContentCache(cacheDir) });
+        const inventory = await scanRegistry(registry, {
+          cache: new ContentCache(cacheDir),
+          ...(owner ? { owner } : {}),
+        });
         return { inventory, requests: transport.stats.requests };
+      };
+      const cacheBytes = async () => {
+        const dir = join(cacheDir, "repositories");
+        const files = await readdir(dir);
+        return (await Promise.all(files.map(async (f) => (await stat(join(dir, f))).size))).sort();
       };
       const cold = await scan();
       // catalog 1 + tag lists 2 + referrers probe 1 + 7 tag GETs + 6 configs + 2 children + 2 child configs
       expect(cold.requests).toBe(1 + 2 + 1 + 7 + 6 + 2 + 2);
+      // Per repository, one pack of bodies and one state file: not a file per body.
+      expect(await cacheBytes()).toHaveLength(4);
+      const coldBytes = await cacheBytes();
+      const inodes = async () => {
+        const dir = join(cacheDir, "repositories");
+        return Promise.all((await readdir(dir)).sort().map(async (f) => (await stat(join(dir, f))).ino));
+      };
+      const coldInodes = await inodes();
       const warm = await scan();
       expect(warm.requests).toBe(1 + 2 + 1 + 7);
       expect(warm.inventory).toEqual({ ...cold.inventory, scannedAt: warm.inventory.scannedAt });
+      // Nothing changed, so nothing was written again.
+      expect(await cacheBytes()).toEqual(coldBytes);
+      expect(await inodes()).toEqual(coldInodes);
+      // Another owner key: nodes are derived again, from the bodies in the packs, not fetched again.
+      const relabelled = await scan({ label: "team" });
+      expect(relabelled.requests).toBe(1 + 2 + 1 + 7);
+      expect(relabelled.inventory.repositories.flatMap((r) => r.manifests.map((m) => m.digest))).toEqual(
+        cold.inventory.repositories.flatMap((r) => r.manifests.map((m) => m.digest)),
+      );
+      // A tag moved: the state says so afterwards, and the next scan needs only the new image's config.
+      const moved = buildImage({ seed: "a1 again", created: "2025-02-01" });
+      await pushManifest(seed, "a", moved, ["1"]);
+      const afterMove = await scan({ label: "team" });
+      expect(afterMove.requests).toBe(1 + 2 + 1 + 7 + 1);
+      const states = join(cacheDir, "repositories");
+      const stateTexts = await Promise.all(
+        (await readdir(states))
+          .filter((f) => f.endsWith(".json"))
+          .map((f) => readFile(join(states, f), "utf8")),
+      );
+      expect(stateTexts.filter((t) => t.includes(`"1":"${moved.digest}"`))).toHaveLength(1);
+      const again = await scan({ label: "team" });
+      expect(again.requests).toBe(1 + 2 + 1 + 7);
+      expect(
+        again.inventory.repositories.find((r) => r.name === "a")?.manifests.find((m) => m.tags.includes("1"))
+          ?.digest,
+      ).toBe(moved.digest);
 
       const cli = await runCli([
         "scan",

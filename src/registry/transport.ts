@@ -169,7 +169,11 @@ export class HttpTransport {
             }
             return response;
           },
-          { signal },
+          // The transport's own signal aborts what is in flight, which frees the slots, and what
+          // was queued then fails at the check above without sending: p-queue's abort race per
+          // task (a promise, a listener, a race) was a tenth of a scan's allocations. A request's
+          // own signal must end it while it waits behind others, so that one is given to the queue.
+          req.signal ? { signal } : {},
         );
       } catch (error) {
         if (signal.aborted) {

@@ -119,6 +119,24 @@ describe("cancellation", () => {
     expect(t.stats.requests).toBe(0);
   });
 
+  it("a request's own signal ends it at once while it waits behind a hung one", async () => {
+    const server = await silentServer();
+    const t = transport({ concurrency: 1, timeoutMs: 60_000 });
+    const hung = t.send({ method: "GET", url: `${server.url}/v2/hung` }).catch((e: unknown) => e);
+    await server.requestsArrived(1);
+    const mine = new AbortController();
+    const queued = t
+      .send({ method: "GET", url: `${server.url}/v2/mine`, signal: mine.signal })
+      .catch((e: unknown) => e);
+    const abortedAt = performance.now();
+    mine.abort();
+    expect(await queued).toBeInstanceOf(AbortedError);
+    expect(performance.now() - abortedAt).toBeLessThan(5_000); // not the hung request's 60 s
+    expect(t.stats.requests).toBe(1);
+    await server.stop();
+    expect(await hung).toBeInstanceOf(Error);
+  });
+
   it("a back-off sleep ends at abort, and an aborted request is not retried", async () => {
     const proxy = await startFaultProxy("http://127.0.0.1:9", () => ({ status: 503 }));
     onTestFinished(() => proxy.stop());

@@ -6,6 +6,7 @@ import PQueue from "p-queue";
 import { Agent, request } from "undici";
 import { AbortedError, throwIfAborted } from "../errors.js";
 import { log } from "../log.js";
+import { bufferedRequest } from "./buffered-request.js";
 import { readCaFile } from "./ca-file.js";
 
 export interface TransportOptions {
@@ -294,6 +295,22 @@ export class HttpTransport {
   ): Promise<HttpResponse | StreamingResponse> {
     this.stats.requests++;
     const started = performance.now();
+    // The common case (every scan request): no body to send, the whole answer wanted.
+    if (
+      !streamSuccess &&
+      req.body === undefined &&
+      (req.method === "GET" || req.method === "HEAD" || req.method === "DELETE")
+    ) {
+      const res = await bufferedRequest(this.agent, {
+        method: req.method,
+        url: req.url,
+        ...(req.headers ? { headers: req.headers } : {}),
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        signal,
+      });
+      return this.answered(req, res.statusCode, res.headers, res.body, started);
+    }
     const res = await request(req.url, {
       method: req.method,
       headers: req.headers,
@@ -305,27 +322,38 @@ export class HttpTransport {
       // undici closes the connection after a HEAD unless told otherwise; a warm scan is all HEADs.
       reset: false,
     });
-    const headers: Record<string, string | undefined> = {};
-    for (const [key, value] of Object.entries(res.headers)) {
-      headers[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
-    }
     if (streamSuccess && res.statusCode >= 200 && res.statusCode < 300) {
-      return { status: res.statusCode, headers, stream: this.explained(res.body, req, signal) };
+      return {
+        status: res.statusCode,
+        headers: oneValueEach(res.headers),
+        stream: this.explained(res.body, req, signal),
+      };
     }
     const body = req.method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
     if (req.method === "HEAD") await res.body.dump();
+    return this.answered(req, res.statusCode, res.headers, body, started);
+  }
+
+  private answered(
+    req: HttpRequest,
+    statusCode: number,
+    rawHeaders: Record<string, string | string[] | undefined>,
+    body: Buffer,
+    started: number,
+  ): HttpResponse {
+    const headers = oneValueEach(rawHeaders);
     if (log.isLevelEnabled("debug")) {
       const ms = Math.round(performance.now() - started);
-      log.debug({ method: req.method, url: redactUrl(req.url), status: res.statusCode, ms }, "http");
+      log.debug({ method: req.method, url: redactUrl(req.url), status: statusCode, ms }, "http");
     }
-    if (res.statusCode === 400 && speaksTls(req.url, body)) {
+    if (statusCode === 400 && speaksTls(req.url, body)) {
       const { host } = new URL(req.url);
       throw new TransportError(
         `${host} speaks TLS: use https://${host} (with --ca-file PEM or --insecure for a self-signed certificate)`,
         "scheme",
       );
     }
-    return { status: res.statusCode, headers, body };
+    return { status: statusCode, headers, body };
   }
 
   /**
@@ -383,6 +411,18 @@ const CERT_CODES =
   /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH/;
 
 /** Turns the errors a user can act on (timeouts, TLS, wrong scheme) into one-line TransportErrors. */
+/** Header names in lower case, a repeated header's values joined as HTTP allows. */
+function oneValueEach(
+  raw: Record<string, string | string[] | undefined>,
+): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const key in raw) {
+    const value = raw[key];
+    headers[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return headers;
+}
+
 function explainFailure(error: Error, req: HttpRequest, timeoutMs: number): Error {
   if (error instanceof TransportError || error instanceof AbortedError) return error;
   const code = errorCode(error);

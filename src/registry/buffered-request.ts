@@ -60,7 +60,9 @@ export function bufferedRequest(
         resolve({
           statusCode,
           headers,
-          body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
+          // Always a copy: a chunk may be a view into the socket's read buffer, which a body kept
+          // in a cache or a parsed manifest would otherwise hold on to whole.
+          body: Buffer.concat(chunks),
         });
       },
       onResponseError(_c, error) {

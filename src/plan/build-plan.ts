@@ -3,7 +3,7 @@ import type { Digest } from "../oci/digest.js";
 import type { FilterPattern } from "../policy/filter.js";
 import { judgeTag, type PullRequestRule } from "../policy/pull-request-rule.js";
 import type { PurgePolicy } from "../policy/purge-policy.js";
-import { decideRepository } from "../policy/purge-policy.js";
+import { decideRepository, type ShareReason } from "../policy/purge-policy.js";
 import type { Decision, Reason } from "../policy/reasons.js";
 import type { RecordIndex, Resolution } from "../usage/resolve.js";
 import { deletionOrder } from "./deletion-order.js";
@@ -37,6 +37,7 @@ export function buildPlan(input: PlanInput): Plan {
   const keepEntries: KeepEntry[] = [];
   let inUse = 0;
   const reasons = new ReasonPool();
+  const share: ShareReason = (rule, detail) => reasons.of(rule, detail) as Reason<typeof rule>;
   for (const repo of inventory.repositories) {
     const decisions = decideRepository(
       repo,
@@ -44,6 +45,7 @@ export function buildPlan(input: PlanInput): Plan {
       resolution.inUse.get(repo.name) ?? new Map(),
       now,
       resolution.usedRepositories.has(repo.name),
+      share,
     );
     const nodes = new Map(repo.manifests.map((n) => [n.digest, n]));
     const owners = ownersOf(repo.name, nodes, resolution, input.records);
@@ -331,5 +333,9 @@ function entry(
  * enumerable fields only, so that is what counts), which the plan can list as it is.
  */
 function isPlainBlobRef(b: BlobRef): boolean {
-  return Object.keys(b).length === 2;
+  // for-in reads the shape's cached keys; Object.keys would allocate an array per blob. It also
+  // counts inherited enumerable keys, which JSON.stringify skips: such a blob is copied, harmlessly.
+  let keys = 0;
+  for (const _ in b) keys++;
+  return keys === 2;
 }

@@ -46,6 +46,11 @@ export interface PurgePolicy {
   readonly targets?: { readonly label: string; readonly digests: ReadonlyMap<string, ReadonlySet<Digest>> };
 }
 
+/** The reason for this rule and detail: a shared one, or a new one. */
+export type ShareReason = <R extends KeepRule | DeleteRule>(rule: R, detail: string) => Reason<R>;
+
+const unshared: ShareReason = (rule, detail) => ({ rule, detail });
+
 type Selection =
   | { readonly selected: true; readonly reasons: Reason<DeleteRule>[] }
   | { readonly selected: false; readonly reason: Reason<KeepRule> };
@@ -61,6 +66,12 @@ export function decideRepository(
   inUse: ReadonlyMap<Digest, readonly Usage[]>,
   now: Date,
   repositoryUsed = true,
+  /**
+   * One object per distinct reason across the repositories of a plan (ReasonPool.of): a reason made
+   * here and dropped for the shared one at the end of the repository would outlive a young
+   * collection or two, and a million of them is old-space garbage.
+   */
+  share: ShareReason = unshared,
 ): Map<Digest, Decision> {
   const nodes = new Map(repo.manifests.map((n) => [n.digest, n]));
   const parents = new Map<Digest, Digest[]>();
@@ -140,7 +151,7 @@ export function decideRepository(
                 detail: `not an image of the objects ${policy.targets.label} names`,
               },
             }
-          : select(n, filters, nodes, policy, now);
+          : select(n, filters, nodes, policy, now, share);
     if (s.selected) selected.set(n.digest, s.reasons);
     else addKeep(n.digest, s.reason);
   }
@@ -207,19 +218,30 @@ export function decideRepository(
   for (const n of repo.manifests) {
     const kept = keep.get(n.digest);
     if (kept) {
-      decisions.set(n.digest, { action: "keep", reasons: kept });
+      // A list that grew by push has room for a dozen more: the plan keeps a copy to size.
+      decisions.set(n.digest, { action: "keep", reasons: kept.length > 1 ? kept.slice() : kept });
       continue;
     }
     const own = selected.get(n.digest);
-    const followed: Reason<DeleteRule>[] = [];
-    if (n.subject && nodes.has(n.subject)) {
-      followed.push({
-        rule: "referrer-of-deleted-subject",
-        detail: `its subject ${short(n.subject)} is deleted`,
-      });
+    const referrer = n.subject !== undefined && nodes.has(n.subject);
+    const child = (parents.get(n.digest) ?? []).length > 0;
+    // Lists built to size: they are the plan's, for as long as it lives.
+    let reasons = own ?? [];
+    if (referrer || child) {
+      const subject: Reason<DeleteRule> | undefined = referrer
+        ? {
+            rule: "referrer-of-deleted-subject",
+            detail: `its subject ${short(n.subject as Digest)} is deleted`,
+          }
+        : undefined;
+      const follows = subject
+        ? child
+          ? [subject, CHILD_OF_DELETED_INDEX]
+          : [subject]
+        : [CHILD_OF_DELETED_INDEX];
+      reasons = own ? own.concat(follows) : follows;
     }
-    if ((parents.get(n.digest) ?? []).length > 0) followed.push(CHILD_OF_DELETED_INDEX);
-    decisions.set(n.digest, { action: "delete", reasons: [...(own ?? []), ...followed] });
+    decisions.set(n.digest, { action: "delete", reasons });
   }
   return decisions;
 }
@@ -289,6 +311,7 @@ function select(
   nodes: ReadonlyMap<Digest, ManifestNode>,
   policy: PurgePolicy,
   now: Date,
+  share: ShareReason,
 ): Selection {
   if (filters.length === 0) return REPOSITORY_NOT_SELECTED;
   const reasons: Reason<DeleteRule>[] = [];
@@ -310,10 +333,7 @@ function select(
         reason: { rule: "tag-not-matched", detail: `tag ${unmatched.join(", ")} does not match the filter` },
       };
     }
-    reasons.push({
-      rule: "tags-matched",
-      detail: flatText("tag ", n.tags.join(", "), " matches ", filterText),
-    });
+    reasons.push(share("tags-matched", flatText("tag ", n.tags.join(", "), " matches ", filterText)));
     if (policy.pullRequests) {
       const pr = judgePullRequestTags(n.tags, policy.pullRequests);
       if (!pr.selected) return pr;
@@ -349,7 +369,7 @@ function select(
   if (n.subject && !nodes.has(n.subject)) {
     reasons.push({ rule: "orphan-referrer", detail: `its subject ${short(n.subject)} no longer exists` });
   }
-  return { selected: true, reasons };
+  return { selected: true, reasons: reasons.slice() };
 }
 
 /** Every tag must name a closed pull request; the first one that does not keeps the manifest, saying why. */
@@ -424,7 +444,9 @@ export function ageOf(
       note: n.created ? "; the registry keeps no update time, so the creation time stands in" : "",
     };
   }
-  return { ...(n.created ? { time: n.created } : {}), word: "created", source: n.ageSource, note: "" };
+  return n.created
+    ? { time: n.created, word: "created", source: n.ageSource, note: "" }
+    : { word: "created", source: n.ageSource, note: "" };
 }
 
 /**

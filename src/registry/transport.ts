@@ -410,7 +410,6 @@ function errorCode(error: Error): string {
 const CERT_CODES =
   /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH/;
 
-/** Turns the errors a user can act on (timeouts, TLS, wrong scheme) into one-line TransportErrors. */
 /** Header names in lower case, a repeated header's values joined as HTTP allows. */
 function oneValueEach(
   raw: Record<string, string | string[] | undefined>,
@@ -423,6 +422,7 @@ function oneValueEach(
   return headers;
 }
 
+/** Turns the errors a user can act on (timeouts, TLS, wrong scheme) into one-line TransportErrors. */
 function explainFailure(error: Error, req: HttpRequest, timeoutMs: number): Error {
   if (error instanceof TransportError || error instanceof AbortedError) return error;
   const code = errorCode(error);

@@ -6,7 +6,7 @@ import type { ManifestNode } from "../inventory/graph.js";
  * and not at all while something kept still needs them.
  *
  * Most blobs of a plan occur once (a manifest's own body, its config, its top layer), and a set of
- * every distinct digest was, at a million manifests, some 80 MB at the very moment the plan's heap
+ * every distinct digest was, at a million manifests, about 57 MB (plus its table while it grows) at the very moment the plan's heap
  * is largest. So a first pass counts occurrences per hash slot (two bits each, saturating at
  * "many"): a digest whose slot was hit once occurs once, and needs no set. Only the rest (shared
  * layers, and the few that share a slot by chance) go through one. The result is exact whatever the

@@ -34,10 +34,20 @@ export function bufferedRequest(
     let headers: Record<string, string | string[] | undefined> = {};
     const chunks: Buffer[] = [];
     let settled = false;
-    const onAbort = () => controller?.abort(signal.reason);
     const settle = () => {
       settled = true;
       signal.removeEventListener("abort", onAbort);
+    };
+    // Before the request starts (still connecting, or waiting for a connection) the dispatcher
+    // offers no public way to take it back: the caller is answered now, and the request is
+    // aborted when it starts (onRequestStart), or ends with the connection attempt.
+    const onAbort = () => {
+      if (controller) {
+        controller.abort(signal.reason);
+      } else if (!settled) {
+        settle();
+        reject(signal.reason);
+      }
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const handler: Dispatcher.DispatchHandler = {
@@ -80,7 +90,7 @@ export function bufferedRequest(
           ...(options.headers ? { headers: options.headers } : {}),
           headersTimeout: options.headersTimeout,
           bodyTimeout: options.bodyTimeout,
-          // undici closes the connection after a HEAD unless told otherwise; a warm scan is all HEADs.
+          // undici closes the connection after a HEAD unless told otherwise.
           reset: false,
         },
         handler,

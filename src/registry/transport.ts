@@ -275,7 +275,9 @@ export class HttpTransport {
   /** Ends the transport: queued requests never start, those in flight are aborted (AbortedError). */
   async close(): Promise<void> {
     this.stopped.abort(new AbortedError("the registry connection was closed"));
-    await this.agent.close();
+    // Destroyed, not closed gracefully: everything was just cancelled, and a graceful close would
+    // wait for a connection attempt that hangs (a TLS handshake never answered) until its timeout.
+    await this.agent.destroy();
   }
 
   private backoff(

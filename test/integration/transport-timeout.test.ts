@@ -108,6 +108,20 @@ describe("cancellation", () => {
     expect(server.connections).toBe(1);
   });
 
+  it("the run's signal ends a request still connecting (a TLS handshake that never completes), and close() is prompt", async () => {
+    const server = await silentServer();
+    const run = new AbortController();
+    const t = new HttpTransport({ concurrency: 1, timeoutMs: 60_000, signal: run.signal, insecure: true });
+    const https = server.url.replace("http://", "https://");
+    const sent = t.send({ method: "GET", url: `${https}/v2/` }).catch((e: unknown) => e);
+    await server.requestsArrived(1); // the ClientHello
+    const abortedAt = performance.now();
+    run.abort();
+    expect(await sent).toBeInstanceOf(AbortedError);
+    await t.close();
+    expect(performance.now() - abortedAt).toBeLessThan(5_000); // not the 60 s connect timeout
+  });
+
   it("a request's own signal cancels that request alone", async () => {
     const server = await silentServer();
     const t = transport({ concurrency: 1, timeoutMs: 60_000 });

@@ -42,13 +42,21 @@ describe("packs of bodies", () => {
 
 describe("the content cache", () => {
   const newDir = () => mkdtemp(join(tmpdir(), "regsweep-cache-"));
+  /** Puts the bodies into a repository's cache and appends them to its pack. */
+  const store = (cache: ContentCache, repository: string, ...entries: [Digest, Buffer][]) => {
+    const r = cache.bodies("reg", repository);
+    for (const [d, b] of entries) r.put(d, b);
+    r.flush();
+    return r;
+  };
+  /** The one pack a test wrote. */
+  const onlyPack = (dir: string) =>
+    join(dir, "repositories", readdirSync(join(dir, "repositories"))[0] as string);
 
   it("keeps one pack per repository, not a file per body, and a later run reads bodies from it", async () => {
     const dir = await newDir();
     const bodies = Array.from({ length: 30 }, (_, i) => entry(`body ${i}`));
-    const first = new ContentCache(dir).bodies("reg", "repo");
-    for (const [d, b] of bodies) first.put(d, b);
-    first.flush();
+    store(new ContentCache(dir), "repo", ...bodies);
     expect(readdirSync(join(dir, "repositories"))).toHaveLength(1);
     const again = new ContentCache(dir).bodies("reg", "repo");
     for (const [d, b] of bodies) expect(again.get(d)).toEqual(b);
@@ -59,9 +67,7 @@ describe("the content cache", () => {
     const dir = await newDir();
     const cache = new ContentCache(dir);
     const [d, b] = entry("shared config");
-    const a = cache.bodies("reg", "a");
-    a.put(d, b);
-    a.flush();
+    store(cache, "a", [d, b]);
     expect(cache.bodies("reg", "b").get(d)).toEqual(b);
   });
 
@@ -69,10 +75,8 @@ describe("the content cache", () => {
     const dir = await newDir();
     const cache = new ContentCache(dir);
     const [d, b] = entry("to corrupt");
-    const a = cache.bodies("reg", "a");
-    a.put(d, b);
-    a.flush();
-    const pack = join(dir, "repositories", readdirSync(join(dir, "repositories"))[0] as string);
+    store(cache, "a", [d, b]);
+    const pack = onlyPack(dir);
     const bytes = readFileSync(pack);
     bytes.writeUInt8((bytes.at(-3) ?? 0) ^ 1, bytes.length - 3);
     writeFileSync(pack, bytes);
@@ -89,22 +93,17 @@ describe("the content cache", () => {
       r.put(d, b);
       r.flush();
     }
-    const pack = join(dir, "repositories", readdirSync(join(dir, "repositories"))[0] as string);
+    const pack = onlyPack(dir);
     expect(readFileSync(pack).byteLength).toBe(packRecord(d, b).record.byteLength);
     appendFileSync(pack, "garbage after a killed run");
     const [d2, b2] = entry("after garbage");
-    const r = new ContentCache(dir).bodies("reg", "a");
-    r.put(d2, b2);
-    r.flush();
+    store(new ContentCache(dir), "a", [d2, b2]);
     const later = new ContentCache(dir).bodies("reg", "a");
     expect([later.get(d), later.get(d2)]).toEqual([b, b2]);
   });
 
   it("without a directory stores nothing", () => {
-    const r = new ContentCache(undefined).bodies("reg", "a");
     const [d, b] = entry("x");
-    r.put(d, b);
-    r.flush();
-    expect(r.get(d)).toBeUndefined();
+    expect(store(new ContentCache(undefined), "a", [d, b]).get(d)).toBeUndefined();
   });
 });

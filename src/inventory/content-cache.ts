@@ -1,22 +1,12 @@
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { log } from "../log.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 import type { ManifestNode } from "./graph.js";
-import { packRecord, readPack } from "./pack.js";
+import { type PackContents, packRecord, readPack, stateRecord } from "./pack.js";
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
@@ -51,10 +41,11 @@ interface Stored {
  * Nothing here says what a tag points at now: a scan reads every tag again (a GET, hashed); the
  * cache only spares re-reading and re-parsing what a digest names.
  *
- * Bodies go to one append-only pack per repository rather than one file per digest: creating a
- * file per body cost more CPU than a cold scan's requests (46% of a 25,000-manifest cold scan's
- * CPU was opening new files), while a warm scan takes derived nodes from the state file and
- * reads no body. Every body read back is hashed: a torn, raced or tampered pack is a miss.
+ * Each repository has one append-only pack holding both its bodies and its state, rather than a
+ * file per body or a separate state file: creating files was the cold scan's largest cost (46% of
+ * a 25,000-manifest cold scan's CPU with a file per body, and still a quarter of its system time
+ * with two files per repository, more where many files were recently deleted: ext4 then searches
+ * longer for a free inode). A warm scan reads that one file; an unchanged repository writes nothing.
  */
 export class ContentCache {
   private tmpCounter = 0;
@@ -68,42 +59,21 @@ export class ContentCache {
     return this.dir !== undefined;
   }
 
-  /** The bodies of one repository, for one scan of it; `flush()` it when the scan is done. */
-  bodies(registry: string, repository: string): RepositoryBodies {
-    return new RepositoryBodies(this, this.dir ? this.pathFor(registry, repository, "pack") : undefined);
-  }
-
   /**
-   * What the last scan learnt of a repository: where each tag pointed (only a hint: it decides
-   * whether a tag is resolved with a cheap HEAD or a GET) and the node derived from each manifest
-   * digest (exact: content addressing makes it immutable), so a warm scan reads one file per
-   * repository instead of every manifest and config again.
+   * One repository's pack, read for one scan of it: what the last scan learnt (where each tag
+   * pointed, only a hint; the node derived from each manifest digest, exact since content
+   * addressing makes it immutable) and the bodies it holds. `close()` it when the scan is done.
    */
-  async repositoryState(registry: string, repository: string): Promise<RepositoryState> {
-    const empty: RepositoryState = { tags: new Map(), nodes: new Map() };
-    if (!this.dir) return empty;
+  async repository(registry: string, repository: string): Promise<RepositoryStore> {
+    if (!this.dir) return new RepositoryStore(this, undefined, emptyPack());
+    const path = this.pathFor(registry, repository);
+    let contents = emptyPack();
     try {
-      const json = JSON.parse(await readFile(this.pathFor(registry, repository, "json"), "utf8")) as {
-        tags?: Record<string, string>;
-        nodes?: Record<string, CachedNode>;
-      };
-      return {
-        tags: new Map(Object.entries(json.tags ?? {}).filter((e): e is [string, Digest] => isDigest(e[1]))),
-        nodes: new Map(
-          Object.entries(json.nodes ?? {}).filter(
-            (e): e is [Digest, CachedNode] => isDigest(e[0]) && e[1]?.node?.digest === e[0],
-          ),
-        ),
-      };
+      contents = readPack(await readFile(path));
     } catch {
-      return empty;
+      // No pack yet (or unreadable): a cold scan of this repository.
     }
-  }
-
-  async saveRepositoryState(registry: string, repository: string, state: RepositoryState): Promise<void> {
-    if (!this.dir) return;
-    const json = { tags: Object.fromEntries(state.tags), nodes: Object.fromEntries(state.nodes) };
-    this.atomicWrite(this.pathFor(registry, repository, "json"), JSON.stringify(json));
+    return new RepositoryStore(this, path, contents);
   }
 
   /** A body another repository's pack got during this run, read back and checked. */
@@ -128,29 +98,45 @@ export class ContentCache {
     return this.storedThisRun.has(digest);
   }
 
-  /** Appends bodies to a pack in one write, and remembers for this run where each landed. */
-  append(path: string, bodies: ReadonlyMap<Digest, Buffer>): void {
+  /**
+   * Writes bodies (then a state, if given) to a pack in one write: appended, or, with `replace`,
+   * as the whole new pack (temp file then rename, so readers never see half). Remembers for this
+   * run where each body landed.
+   */
+  write(
+    path: string,
+    bodies: Iterable<[Digest, Buffer]>,
+    state: Buffer | undefined,
+    replace: boolean,
+  ): number {
     const records = [...bodies].map(([digest, body]) => ({ digest, ...packRecord(digest, body) }));
+    const chunks = records.map((r) => r.record);
+    if (state) chunks.push(stateRecord(state));
     this.ensureDir(path);
-    const fd = openSync(path, "a");
+    const target = replace ? `${path}.${process.pid}.${(this.tmpCounter++).toString(36)}.tmp` : path;
+    const fd = openSync(target, replace ? "w" : "a");
+    let offset: number;
+    const bytes = Buffer.concat(chunks);
     try {
       // Another process appending at the same moment makes these offsets wrong: a later read
       // of them fails its hash check and is a miss.
-      let offset = fstatSync(fd).size;
-      writeSync(fd, Buffer.concat(records.map((r) => r.record)));
-      for (const r of records) {
-        const length = r.record.byteLength - r.bodyOffset;
-        this.storedThisRun.set(r.digest, { path, offset: offset + r.bodyOffset, length });
-        offset += r.record.byteLength;
-      }
+      offset = replace ? 0 : fstatSync(fd).size;
+      writeSync(fd, bytes);
     } finally {
       closeSync(fd);
     }
+    if (replace) renameSync(target, path);
+    for (const r of records) {
+      const length = r.record.byteLength - r.bodyOffset;
+      this.storedThisRun.set(r.digest, { path, offset: offset + r.bodyOffset, length });
+      offset += r.record.byteLength;
+    }
+    return bytes.byteLength;
   }
 
-  private pathFor(registry: string, repository: string, ext: "json" | "pack"): string {
+  private pathFor(registry: string, repository: string): string {
     const key = createHash("sha256").update(`${registry}/${repository}`).digest("hex");
-    return join(this.dir ?? "", "repositories", `${key}.${ext}`);
+    return join(this.dir ?? "", "repositories", `${key}.pack`);
   }
 
   private ensureDir(path: string): void {
@@ -160,42 +146,46 @@ export class ContentCache {
       this.madeDirs.add(parent);
     }
   }
-
-  /** A state file is not checked when read: temp file then rename, so readers never see half. */
-  private atomicWrite(path: string, text: string): void {
-    this.ensureDir(path);
-    const tmp = `${path}.${process.pid}.${(this.tmpCounter++).toString(36)}.tmp`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  }
 }
 
+const emptyPack = (): PackContents => ({
+  bodies: new Map(),
+  state: undefined,
+  bytes: 0,
+  deadBytes: 0,
+  stateRecordBytes: 0,
+});
+
 /**
- * The bodies of one repository during one scan of it: those its pack holds from earlier runs,
- * those fetched now (kept in memory until appended, a batch at a time), and those another
- * repository of this run stored (the same config pushed to two repositories is fetched once).
+ * One repository's pack during one scan of it: the state and bodies it held, the bodies fetched
+ * now (kept in memory until appended, a batch at a time), and those another repository of this
+ * run stored (the same config pushed to two repositories is fetched once).
  */
-export class RepositoryBodies {
-  private packed: Map<Digest, Buffer> | undefined;
+export class RepositoryStore {
+  /** What the last scan of this repository saved (empty on a cold scan, or if it does not parse). */
+  readonly state: RepositoryState;
   private pending = new Map<Digest, Buffer>();
   private pendingBytes = 0;
+  /** Bytes this run appended to the pack (whether to rewrite it is judged on them too). */
+  private appended = 0;
 
   constructor(
     private readonly cache: ContentCache,
-    private readonly packPath: string | undefined,
-  ) {}
+    private readonly path: string | undefined,
+    private readonly contents: PackContents,
+  ) {
+    this.state = parseState(contents.state);
+  }
 
   get(digest: Digest): Buffer | undefined {
-    if (!this.packPath) return undefined;
-    return this.pending.get(digest) ?? this.pack().get(digest) ?? this.cache.storedByThisRun(digest);
+    if (!this.path) return undefined;
+    return this.pending.get(digest) ?? this.contents.bodies.get(digest) ?? this.cache.storedByThisRun(digest);
   }
 
   /** Keeps a body that was fetched and checked against its digest; a failed write only costs a future miss. */
   put(digest: Digest, body: Buffer): void {
-    if (!this.packPath || this.pending.has(digest) || this.cache.isStoredByThisRun(digest)) return;
-    // Not read just to check: a scan puts only what it had to fetch, which the pack lacked (or
-    // its state file did, which a pack duplicate costs a few bytes for).
-    if (this.packed?.has(digest)) return;
+    if (!this.path || this.pending.has(digest) || this.contents.bodies.has(digest)) return;
+    if (this.cache.isStoredByThisRun(digest)) return;
     this.pending.set(digest, body);
     this.pendingBytes += body.byteLength;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
@@ -203,25 +193,75 @@ export class RepositoryBodies {
 
   /** Appends what is pending to the pack. */
   flush(): void {
-    if (!this.packPath || this.pending.size === 0) return;
+    this.writeOut(undefined);
+  }
+
+  /**
+   * Appends what is pending and, when given, the repository's new state after it (bodies before
+   * the state that names them: a run stopped in between leaves bodies no state needs). A pack
+   * grown mostly dead (earlier states, torn appends) is rewritten with only what the new state
+   * names.
+   */
+  close(state?: RepositoryState): void {
+    this.writeOut(state);
+  }
+
+  private writeOut(state: RepositoryState | undefined): void {
+    if (!this.path || (this.pending.size === 0 && !state)) return;
+    const json = state ? Buffer.from(JSON.stringify(stateJson(state))) : undefined;
     try {
-      this.cache.append(this.packPath, this.pending);
+      // With a new state, the old one is dead too; rewriting costs a file, so only when most is dead.
+      const dead = this.contents.deadBytes + (json ? this.contents.stateRecordBytes : 0);
+      const total = this.contents.bytes + this.appended + this.pendingBytes + (json?.byteLength ?? 0);
+      if (json && state && dead > total / 2) {
+        const named = namedBodies(state);
+        const kept = [...this.contents.bodies, ...this.pending].filter(([d]) => named.has(d));
+        this.cache.write(this.path, kept, json, true);
+      } else {
+        this.appended += this.cache.write(this.path, this.pending, json, false);
+      }
     } catch (error) {
       log.warn({ error: (error as Error).message }, "cache write failed");
     }
+    for (const [digest, body] of this.pending) this.contents.bodies.set(digest, body);
     this.pending = new Map();
     this.pendingBytes = 0;
   }
+}
 
-  /** Read once, on the first lookup: a warm scan takes its nodes from the state file and never needs it. */
-  private pack(): Map<Digest, Buffer> {
-    if (!this.packed) {
-      try {
-        this.packed = readPack(readFileSync(this.packPath ?? ""));
-      } catch {
-        this.packed = new Map();
-      }
-    }
-    return this.packed;
+function stateJson(state: RepositoryState) {
+  return { tags: Object.fromEntries(state.tags), nodes: Object.fromEntries(state.nodes) };
+}
+
+/** A state record not shaped as written is no state (it hashed, so only a different version wrote it). */
+function parseState(bytes: Buffer | undefined): RepositoryState {
+  const empty: RepositoryState = { tags: new Map(), nodes: new Map() };
+  if (!bytes) return empty;
+  try {
+    const json = JSON.parse(bytes.toString("utf8")) as {
+      tags?: Record<string, string>;
+      nodes?: Record<string, CachedNode>;
+    };
+    return {
+      tags: new Map(Object.entries(json.tags ?? {}).filter((e): e is [string, Digest] => isDigest(e[1]))),
+      nodes: new Map(
+        Object.entries(json.nodes ?? {}).filter(
+          (e): e is [Digest, CachedNode] => isDigest(e[0]) && e[1]?.node?.digest === e[0],
+        ),
+      ),
+    };
+  } catch {
+    return empty;
   }
+}
+
+/** The bodies a state can need again: its manifests and their configs. */
+function namedBodies(state: RepositoryState): Set<Digest> {
+  const named = new Set<Digest>();
+  for (const [digest, cached] of state.nodes) {
+    named.add(digest);
+    const config = cached.node.blobs[0]?.digest;
+    if (config) named.add(config);
+  }
+  return named;
 }

@@ -1,42 +1,73 @@
 import { type Digest, sha256Digest } from "../oci/digest.js";
 
 /**
- * A pack: bodies one after another, each after a header line `sha256:<hex> <length>\n`. Every
- * body read back is hashed, so whatever a torn or raced append leaves is a miss, never wrong data.
+ * A pack: records one after another, each after a header line `sha256:<hex> <length>\n` (a body,
+ * named by its digest) or `sha256:<hex> <length> state\n` (a repository's state, checked by the
+ * hash of its bytes). Every record read back is hashed, so whatever a torn or raced append leaves
+ * is a miss, never wrong data; the last state that hashes is the current one.
  */
 
-const HEADER_RE = /^sha256:[a-f0-9]{64} \d{1,10}\n/;
-/** `sha256:` + 64 hex + space + up to 10 digits + newline. */
-const MAX_HEADER = 7 + 64 + 1 + 10 + 1;
+const HEADER_RE = /^sha256:[a-f0-9]{64} \d{1,10}( state)?\n/;
+/** `sha256:` + 64 hex + space + up to 10 digits + ` state` + newline. */
+const MAX_HEADER = 7 + 64 + 1 + 10 + 6 + 1;
 
-/** One record: its header and the body. */
+/** One body record: its header and the body. */
 export function packRecord(digest: Digest, body: Uint8Array): { record: Buffer; bodyOffset: number } {
   const header = Buffer.from(`${digest} ${body.byteLength}\n`, "latin1");
   return { record: Buffer.concat([header, body]), bodyOffset: header.byteLength };
 }
 
+/** One state record: the state's bytes after a header that names their hash. */
+export function stateRecord(state: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${sha256Digest(state)} ${state.byteLength} state\n`, "latin1"), state]);
+}
+
+export interface PackContents {
+  /** The bodies that hash to their digest, as views into the bytes read. */
+  readonly bodies: Map<Digest, Buffer>;
+  /** The last state record that hashes, if any. */
+  readonly state: Buffer | undefined;
+  /** The pack's length in bytes. */
+  readonly bytes: number;
+  /** Bytes a rewrite would drop: earlier states and whatever did not parse or hash. */
+  readonly deadBytes: number;
+  /** Bytes of the last state's record, header included (0 without one). */
+  readonly stateRecordBytes: number;
+}
+
 /**
- * The bodies of a pack that hash to their digest, as views into `bytes`. After a record that does
- * not parse or hash (a torn append, another writer's interleaved bytes) it looks for the next
- * header, so what later appends added is still found.
+ * Reads a pack. After a record that does not parse or hash (a torn append, another writer's
+ * interleaved bytes) it looks for the next header, so what later appends added is still found.
  */
-export function readPack(bytes: Buffer): Map<Digest, Buffer> {
+export function readPack(bytes: Buffer): PackContents {
   const bodies = new Map<Digest, Buffer>();
+  let state: Buffer | undefined;
+  let stateRecordBytes = 0;
+  let live = 0;
   let at = 0;
   while (at < bytes.byteLength) {
     const header = HEADER_RE.exec(bytes.toString("latin1", at, Math.min(bytes.byteLength, at + MAX_HEADER)));
-    const length = header ? Number(header[0].slice(72, -1)) : -1;
-    const start = at + (header?.[0].length ?? 0);
-    const digest = header?.[0].slice(0, 71) as Digest | undefined;
-    const body = header ? bytes.subarray(start, start + length) : undefined;
-    if (!digest || !body || body.byteLength !== length || sha256Digest(body) !== digest) {
+    const text = header?.[0] ?? "";
+    const isState = header?.[1] !== undefined;
+    const length = header ? Number.parseInt(text.slice(72), 10) : -1;
+    const start = at + text.length;
+    const digest = text.slice(0, 71) as Digest;
+    const content = header ? bytes.subarray(start, start + length) : undefined;
+    if (!content || content.byteLength !== length || sha256Digest(content) !== digest) {
       const next = bytes.indexOf("sha256:", at + 1, "latin1");
       if (next < 0) break;
       at = next;
       continue;
     }
-    bodies.set(digest, body);
+    if (isState) {
+      live += start + length - at - stateRecordBytes;
+      state = content;
+      stateRecordBytes = start + length - at;
+    } else if (!bodies.has(digest)) {
+      bodies.set(digest, content);
+      live += start + length - at;
+    }
     at = start + length;
   }
-  return bodies;
+  return { bodies, state, bytes: bytes.byteLength, deadBytes: bytes.byteLength - live, stateRecordBytes };
 }

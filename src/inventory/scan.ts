@@ -1,4 +1,3 @@
-import PQueue from "p-queue";
 import { type Digest, subjectOfReferrerTag } from "../oci/digest.js";
 import {
   configCreated,
@@ -19,13 +18,21 @@ import {
   ownerSourceKey,
   type RepositoryInventory,
 } from "./graph.js";
+import { RepositoryPacer } from "./repository-pacer.js";
 
 export interface ScanOptions {
   readonly cache: ContentCache;
   /** Only repositories this accepts are scanned in depth. */
   readonly includeRepository?: (name: string) => boolean;
-  /** Repositories scanned at once; requests are limited by the transport anyway. */
+  /** Repositories open at once, at most (default 16); fewer while their requests keep the transport busy. */
   readonly repositoryConcurrency?: number;
+  /**
+   * Requests the transport runs at once (default 8): another repository is opened only while
+   * fewer than this many are in flight or queued.
+   */
+  readonly requestConcurrency?: number;
+  /** Shared by the repositories of one scan: once one got an answer, the others skip the probe. */
+  readonly referrersApi?: { answered: boolean };
   readonly onManifest?: () => void;
   readonly now?: () => Date;
   /**
@@ -43,17 +50,29 @@ export interface ScanOptions {
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 export async function scanRegistry(registry: RegistryReader, options: ScanOptions): Promise<Inventory> {
-  const queue = new PQueue({ concurrency: options.repositoryConcurrency ?? 16 });
+  const pacer = new RepositoryPacer(options.repositoryConcurrency ?? 16, options.requestConcurrency ?? 8);
   const pending: Promise<RepositoryInventory>[] = [];
-  const withInterner = { ...options, interner: options.interner ?? new Interner() };
+  const withInterner = {
+    ...options,
+    interner: options.interner ?? new Interner(),
+    referrersApi: options.referrersApi ?? { answered: false },
+  };
   try {
     for await (const name of registry.repositories()) {
       if (options.includeRepository && !options.includeRepository(name)) continue;
-      pending.push(queue.add(() => scanRepository(registry, name, withInterner)));
+      await pacer.slot();
+      // A repository failed: the scan fails with it, and no more are opened.
+      if (pacer.stopped) break;
+      const reader = pacer.reader(registry);
+      const work = scanRepository(reader, name, withInterner);
+      work.then(
+        () => pacer.done(true, reader),
+        () => pacer.done(false, reader),
+      );
+      pending.push(work);
     }
   } catch (error) {
     // The catalog failed, and so does the scan: what was started must not reject unobserved.
-    queue.clear();
     for (const work of pending) work.catch(() => {});
     throw error;
   }
@@ -80,8 +99,8 @@ export async function scanRepository(
   const { cache } = options;
   const interner = options.interner ?? new Interner();
   const ownerKey = ownerSourceKey(options.owner);
-  const state = await cache.repositoryState(registry.host, repository);
-  const bodies = cache.bodies(registry.host, repository);
+  const bodies = await cache.repository(registry.host, repository);
+  const { state } = bodies;
   // A node cached under another owner key (or none) is derived again from the cached bodies:
   // its owner would be stale.
   const known = {
@@ -272,13 +291,11 @@ export async function scanRepository(
     await Promise.all([...tagWork, ...untaggedWork]);
   }
 
-  await discoverReferrers(registry, repository, nodes, loadNode);
+  await discoverReferrers(registry, repository, nodes, loadNode, options.referrersApi ?? { answered: false });
 
   const tagsOf = new Map<Digest, string[]>();
   for (const [tag, digest] of tagDigests) tagsOf.set(digest, [...(tagsOf.get(digest) ?? []), tag]);
   const all = await Promise.all(nodes.values());
-  // Bodies before the state that names them: a run stopped in between leaves bodies no state needs.
-  bodies.flush();
   // A warm scan of an unchanged repository rewrites nothing (a file write per repository showed as
   // a tenth of a warm scan's CPU).
   const unchanged =
@@ -286,20 +303,23 @@ export async function scanRepository(
     all.length === state.nodes.size &&
     all.every((n) => known.nodes.get(n.digest)?.node === n) &&
     sameTags(tagDigests, state.tags);
-  if (!unchanged)
-    await cache.saveRepositoryState(registry.host, repository, {
-      tags: tagDigests,
-      nodes: new Map(
-        all.map((n) => [
-          n.digest,
-          {
-            node: n,
-            ...(childPlatformsOf.has(n.digest) ? { childPlatforms: childPlatformsOf.get(n.digest) } : {}),
-            ...(ownerKey ? { ownerKey } : {}),
-          },
-        ]),
-      ),
-    });
+  bodies.close(
+    unchanged
+      ? undefined
+      : {
+          tags: tagDigests,
+          nodes: new Map(
+            all.map((n) => [
+              n.digest,
+              {
+                node: n,
+                ...(childPlatformsOf.has(n.digest) ? { childPlatforms: childPlatformsOf.get(n.digest) } : {}),
+                ...(ownerKey ? { ownerKey } : {}),
+              },
+            ]),
+          ),
+        },
+  );
 
   return {
     name: repository,
@@ -349,6 +369,7 @@ async function discoverReferrers(
   repository: string,
   nodes: Map<Digest, Promise<ManifestNode>>,
   loadNode: (digest: Digest) => Promise<ManifestNode>,
+  referrersApi: { answered: boolean },
 ): Promise<void> {
   const asked = new Set<Digest>();
   for (;;) {
@@ -356,7 +377,7 @@ async function discoverReferrers(
     if (todo.length === 0) return;
     for (const d of todo) asked.add(d);
     let found: (readonly Descriptor[] | undefined)[];
-    if (hasReferrersApi.has(registry)) {
+    if (referrersApi.answered) {
       found = await Promise.all(todo.map((d) => registry.referrers(repository, d)));
     } else {
       // Probe with one subject first: on a registry without the API that is the only request spent.
@@ -364,15 +385,12 @@ async function discoverReferrers(
       const [first, ...rest] = todo as [Digest, ...Digest[]];
       const firstFound = await registry.referrers(repository, first);
       if (firstFound === undefined) return;
-      hasReferrersApi.add(registry);
+      referrersApi.answered = true;
       found = [firstFound, ...(await Promise.all(rest.map((d) => registry.referrers(repository, d))))];
     }
     await Promise.all(found.flatMap((descs) => (descs ?? []).map((d) => loadNode(d.digest))));
   }
 }
-
-/** Registries (one scan's view each) whose referrers API has answered. */
-const hasReferrersApi = new WeakSet<RegistryReader>();
 
 function node(
   digest: Digest,

@@ -68,6 +68,8 @@ export interface OpenedRegistry {
   readonly url: string;
   readonly type: RegistryType;
   readonly cache: ContentCache;
+  /** Requests it runs at once (absent for an OCI layout: no network). */
+  readonly concurrency?: number;
   /** Requests sent so far (0 for an OCI layout). */
   requests(): number;
   /** Ends every request still queued or in flight. */
@@ -133,6 +135,7 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
   const common = {
     url: target.baseUrl,
     cache,
+    concurrency: limits.concurrency,
     requests: () => transport.stats.requests,
     close: () => transport.close(),
   };

@@ -55,6 +55,7 @@ export async function scan(opened: OpenedRegistry, options: ScanOptions = {}): P
       : selected;
   return scanRegistry(registry, {
     cache: opened.cache,
+    ...(opened.concurrency ? { requestConcurrency: opened.concurrency } : {}),
     ...(includeRepository ? { includeRepository } : {}),
     verifyTags: (repository) => inUseTags.get(repository) ?? [],
     onManifest: () => {

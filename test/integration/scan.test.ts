@@ -11,6 +11,7 @@ import {
 } from "../../src/fixtures/image-factory.js";
 import { ContentCache } from "../../src/inventory/content-cache.js";
 import type { OwnerSource } from "../../src/inventory/graph.js";
+import { readPack } from "../../src/inventory/pack.js";
 import { scanRegistry } from "../../src/inventory/scan.js";
 import { parseFilter, repositorySelected } from "../../src/policy/filter.js";
 import { connect, runCli, tempDir, uniqueRepo } from "./helpers.js";
@@ -97,8 +98,8 @@ describe("scan builds the manifest graph", () => {
       const cold = await scan();
       // catalog 1 + tag lists 2 + referrers probe 1 + 7 tag GETs + 6 configs + 2 children + 2 child configs
       expect(cold.requests).toBe(1 + 2 + 1 + 7 + 6 + 2 + 2);
-      // Per repository, one pack of bodies and one state file: not a file per body.
-      expect(await cacheBytes()).toHaveLength(4);
+      // Per repository one pack, holding its bodies and its state: not a file per body.
+      expect(await cacheBytes()).toHaveLength(2);
       const coldBytes = await cacheBytes();
       const inodes = async () => {
         const dir = join(cacheDir, "repositories");
@@ -123,12 +124,10 @@ describe("scan builds the manifest graph", () => {
       const afterMove = await scan({ label: "team" });
       expect(afterMove.requests).toBe(1 + 2 + 1 + 7 + 1);
       const states = join(cacheDir, "repositories");
-      const stateTexts = await Promise.all(
-        (await readdir(states))
-          .filter((f) => f.endsWith(".json"))
-          .map((f) => readFile(join(states, f), "utf8")),
+      const lastStates = await Promise.all(
+        (await readdir(states)).map(async (f) => readPack(await readFile(join(states, f))).state?.toString()),
       );
-      expect(stateTexts.filter((t) => t.includes(`"1":"${moved.digest}"`))).toHaveLength(1);
+      expect(lastStates.filter((t) => t?.includes(`"1":"${moved.digest}"`))).toHaveLength(1);
       const again = await scan({ label: "team" });
       expect(again.requests).toBe(1 + 2 + 1 + 7);
       expect(

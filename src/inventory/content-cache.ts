@@ -166,6 +166,8 @@ export class RepositoryStore {
   readonly state: RepositoryState;
   private pending = new Map<Digest, Buffer>();
   private pendingBytes = 0;
+  /** Bodies of the pack hashed and found good, and those fetched now. */
+  private readonly checked = new Set<Digest>();
   /** Bytes this run appended to the pack (whether to rewrite it is judged on them too). */
   private appended = 0;
 
@@ -179,12 +181,12 @@ export class RepositoryStore {
 
   get(digest: Digest): Buffer | undefined {
     if (!this.path) return undefined;
-    return this.pending.get(digest) ?? this.contents.bodies.get(digest) ?? this.cache.storedByThisRun(digest);
+    return this.pending.get(digest) ?? this.packed(digest) ?? this.cache.storedByThisRun(digest);
   }
 
   /** Keeps a body that was fetched and checked against its digest; a failed write only costs a future miss. */
   put(digest: Digest, body: Buffer): void {
-    if (!this.path || this.pending.has(digest) || this.contents.bodies.has(digest)) return;
+    if (!this.path || this.pending.has(digest) || this.packed(digest)) return;
     if (this.cache.isStoredByThisRun(digest)) return;
     this.pending.set(digest, body);
     this.pendingBytes += body.byteLength;
@@ -206,6 +208,18 @@ export class RepositoryStore {
     this.writeOut(state);
   }
 
+  /** A body the pack holds, checked against its digest on first use (a failed one is forgotten, so it is stored again). */
+  private packed(digest: Digest): Buffer | undefined {
+    const body = this.contents.bodies.get(digest);
+    if (!body || this.checked.has(digest)) return body;
+    if (sha256Digest(body) !== digest) {
+      this.contents.bodies.delete(digest);
+      return undefined;
+    }
+    this.checked.add(digest);
+    return body;
+  }
+
   private writeOut(state: RepositoryState | undefined): void {
     if (!this.path || (this.pending.size === 0 && !state)) return;
     const json = state ? Buffer.from(JSON.stringify(stateJson(state))) : undefined;
@@ -215,7 +229,11 @@ export class RepositoryStore {
       const total = this.contents.bytes + this.appended + this.pendingBytes + (json?.byteLength ?? 0);
       if (json && state && dead > total / 2) {
         const named = namedBodies(state);
-        const kept = [...this.contents.bodies, ...this.pending].filter(([d]) => named.has(d));
+        const kept: [Digest, Buffer][] = [...this.pending].filter(([d]) => named.has(d));
+        for (const digest of [...this.contents.bodies.keys()]) {
+          const body = named.has(digest) && !this.pending.has(digest) ? this.packed(digest) : undefined;
+          if (body) kept.push([digest, body]);
+        }
         this.cache.write(this.path, kept, json, true);
       } else {
         this.appended += this.cache.write(this.path, this.pending, json, false);
@@ -223,7 +241,10 @@ export class RepositoryStore {
     } catch (error) {
       log.warn({ error: (error as Error).message }, "cache write failed");
     }
-    for (const [digest, body] of this.pending) this.contents.bodies.set(digest, body);
+    for (const [digest, body] of this.pending) {
+      this.contents.bodies.set(digest, body);
+      this.checked.add(digest);
+    }
     this.pending = new Map();
     this.pendingBytes = 0;
   }

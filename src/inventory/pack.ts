@@ -3,8 +3,8 @@ import { type Digest, sha256Digest } from "../oci/digest.js";
 /**
  * A pack: records one after another, each after a header line `sha256:<hex> <length>\n` (a body,
  * named by its digest) or `sha256:<hex> <length> state\n` (a repository's state, checked by the
- * hash of its bytes). Every record read back is hashed, so whatever a torn or raced append leaves
- * is a miss, never wrong data; the last state that hashes is the current one.
+ * hash of its bytes). Every record is hashed before it is used, so whatever a torn or raced append
+ * leaves is a miss, never wrong data; the last state that hashes is the current one.
  */
 
 const HEADER_RE = /^sha256:[a-f0-9]{64} \d{1,10}( state)?\n/;
@@ -23,7 +23,11 @@ export function stateRecord(state: Buffer): Buffer {
 }
 
 export interface PackContents {
-  /** The bodies that hash to their digest, as views into the bytes read. */
+  /**
+   * The bodies, as views into the bytes read, NOT yet checked: a warm scan needs few of them, and
+   * hashing them all was most of reading a pack. Check one against its digest before using it.
+   * Of two records for one digest the later wins: it was appended because the earlier one failed.
+   */
   readonly bodies: Map<Digest, Buffer>;
   /** The last state record that hashes, if any. */
   readonly state: Buffer | undefined;
@@ -53,7 +57,15 @@ export function readPack(bytes: Buffer): PackContents {
     const start = at + text.length;
     const digest = text.slice(0, 71) as Digest;
     const content = header ? bytes.subarray(start, start + length) : undefined;
-    if (!content || content.byteLength !== length || sha256Digest(content) !== digest) {
+    // Unhashed, a torn body would swallow the start of the record after it: one that does not end
+    // where the pack does or another record begins is hashed here to tell (garbage after a good one).
+    const end = start + length;
+    const bounded = end === bytes.byteLength || bytes.toString("latin1", end, end + 7) === "sha256:";
+    const whole =
+      content !== undefined &&
+      content.byteLength === length &&
+      ((bounded && !isState) || sha256Digest(content) === digest);
+    if (!whole) {
       const next = bytes.indexOf("sha256:", at + 1, "latin1");
       if (next < 0) break;
       at = next;
@@ -63,11 +75,13 @@ export function readPack(bytes: Buffer): PackContents {
       live += start + length - at - stateRecordBytes;
       state = content;
       stateRecordBytes = start + length - at;
-    } else if (!bodies.has(digest)) {
+    } else {
+      const earlier = bodies.get(digest);
+      if (earlier) live -= earlier.byteLength + (start - at);
       bodies.set(digest, content);
       live += start + length - at;
     }
-    at = start + length;
+    at = end;
   }
   return { bodies, state, bytes: bytes.byteLength, deadBytes: bytes.byteLength - live, stateRecordBytes };
 }

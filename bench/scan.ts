@@ -129,6 +129,19 @@ async function regsweepScan(
   };
 }
 
+async function floorInChild(
+  runner: ChildRunner,
+  target: Target,
+  concurrency: number,
+  mode: "cold" | "warm" | "head",
+  extra: readonly string[],
+): Promise<FloorResult> {
+  const args = ["--url", target.url, "--mode", mode, "--concurrency", String(concurrency), ...extra];
+  if (target.referrers) args.push("--referrers");
+  const result = await runner.run(["--import", "tsx", "bench/floor-child.ts", ...args], ROOT);
+  return JSON.parse(result.stdout) as FloorResult;
+}
+
 /** The run with the median time (the slower middle one for an even count), so its other figures match. */
 function median<T extends { ms: number }>(runs: readonly T[]): T {
   const sorted = [...runs].sort((a, b) => a.ms - b.ms);
@@ -165,6 +178,8 @@ interface Figures {
   floorCold: FloorResult;
   floorWarm: FloorResult;
   floorWarmHead: FloorResult;
+  /** The cold floor once more, inside this JIT-warm process: what the fresh processes pay for starting. */
+  floorColdInProcess: FloorResult;
   skopeo: SkopeoResult | undefined;
   skopeoVer: string | undefined;
   rssMethod: string;
@@ -245,8 +260,7 @@ async function measure(
   const c = opts.concurrency;
   // One untimed pass so that the first measurement does not meet a colder registry than the rest
   // (for the synthetic one: its content is generated on this first read).
-  const warmup = await coldFloor(target.url, c, { referrers: target.referrers });
-  const known = target.referrers ? warmup.known : undefined;
+  await coldFloor(target.url, c, { referrers: target.referrers });
   const loadBefore = loadavg();
   const runs: {
     cold: ScanRun;
@@ -263,13 +277,18 @@ async function measure(
     const cold = await regsweepScan(runner, target.url, cacheDir, c, opts.cpuProf);
     log(`regsweep scan, warm (${of}) …`);
     const warm = await regsweepScan(runner, target.url, cacheDir, c, opts.cpuProf);
+    // Each floor in a fresh process, as each scan is (see bench/floor-child.ts).
+    const known = join(cacheDir, "floor-known.json");
     log(`request floor, cold (${of}) …`);
-    const floorCold = await coldFloor(target.url, c, { referrers: target.referrers });
+    const floorCold = await floorInChild(runner, target, c, "cold", ["--known-out", known]);
     log(`request floor, warm (${of}) …`);
-    const floorWarm = await warmFloor(target.url, c, "GET", known);
-    const head = await warmFloor(target.url, c, "HEAD", known);
+    const withKnown = target.referrers ? ["--known", known] : [];
+    const floorWarm = await floorInChild(runner, target, c, "warm", withKnown);
+    const head = await floorInChild(runner, target, c, "head", withKnown);
     runs.push({ cold, warm, floorCold, floorWarm, head });
   }
+  log(`request floor, cold, in this process (${target.name}) …`);
+  const floorColdInProcess = await coldFloor(target.url, c, { referrers: target.referrers });
 
   let skopeo: SkopeoResult | undefined;
   let skopeoVer: string | undefined;
@@ -293,6 +312,7 @@ async function measure(
     floorCold: median(runs.map((r) => r.floorCold)),
     floorWarm: median(runs.map((r) => r.floorWarm)),
     floorWarmHead: median(runs.map((r) => r.head)),
+    floorColdInProcess,
     skopeo,
     skopeoVer,
     rssMethod: runner.describe(),
@@ -434,6 +454,7 @@ function report(f: Figures): void {
     floorRow("floor, cold", floorCold),
     floorRow("floor, warm", floorWarm),
     floorRow("  same with HEADs (unsound: digest not checked)", f.floorWarmHead),
+    floorRow("floor, cold, in the JIT-warm bench process", f.floorColdInProcess),
   ];
   if (skopeo) {
     rows.push([skopeo.sampled ? "skopeo walk (extrapolated)" : "skopeo walk, sequential", secs(skopeo.ms)]);
@@ -522,10 +543,16 @@ function report(f: Figures): void {
     "- regsweep runs as a child process (node bin/regsweep.js scan --format json --cache-dir <fresh dir>), so its",
   );
   log(
-    '  time includes Node startup and module loading (see "regsweep --version"). The floors run inside this',
+    '  time includes Node startup and module loading (see "regsweep --version"). Each floor runs in a fresh',
   );
   log(
-    "  process: undici request() + p-queue at the same concurrency and connection count, no checks, no cache.",
+    "  process too (bench/floor-child.ts: undici request() + p-queue at the same concurrency and connection",
+  );
+  log(
+    "  count, no checks, no cache), timed from its first request to its last: its start-up is not counted.",
+  );
+  log(
+    "  The last floor line is the cold floor run inside this process, JIT-warm: not what a scan can meet.",
   );
   log(
     `- cold floor: catalog, tag lists, a GET per manifest (index children${target.referrers ? " and referrers" : ""} too) and per image config${target.referrers ? ",\n  and one referrers request per manifest (the registry has the API; the scan asks the same)" : ""}.`,

@@ -551,9 +551,7 @@ function report(f: Figures): void {
   log(
     "  count, no checks, no cache), timed from its first request to its last: its start-up is not counted.",
   );
-  log(
-    "  The last floor line is the cold floor run inside this process, JIT-warm: not what a scan can meet.",
-  );
+  log("  The last floor line is the cold floor run inside this process, JIT-warm: not what a scan can meet.");
   log(
     `- cold floor: catalog, tag lists, a GET per manifest (index children${target.referrers ? " and referrers" : ""} too) and per image config${target.referrers ? ",\n  and one referrers request per manifest (the registry has the API; the scan asks the same)" : ""}.`,
   );

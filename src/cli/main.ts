@@ -1,21 +1,23 @@
 import { Command, CommanderError, Option } from "commander";
-import { ZodError } from "zod";
-import { configJsonSchema } from "../config/config-schema.js";
 import { ExitCode, exitCodeOf, UsageSourceError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { type ApplyFlags, runApply } from "./apply-command.js";
-import { type ConfigImportFlags, runConfigImport } from "./config-import-command.js";
-import { type DoctorFlags, runDoctor } from "./doctor-command.js";
+import type { ApplyFlags } from "./apply-command.js";
+import type { ConfigImportFlags } from "./config-import-command.js";
+import type { DoctorFlags } from "./doctor-command.js";
 import { completeHelp } from "./help-text.js";
 import { addPullRequestOptions } from "./pull-request-options.js";
-import { addSelectionOptions, type PurgeFlags, runPurge } from "./purge-command.js";
+import type { PurgeFlags } from "./purge-command.js";
 import { addRegistryOptions, positiveInt } from "./registry-options.js";
-import { type ReportFlags, runReport } from "./report-command.js";
-import { type RestoreFlags, runRestore } from "./restore-command.js";
-import { runScan, type ScanFlags } from "./scan-command.js";
+import type { ReportFlags } from "./report-command.js";
+import type { RestoreFlags } from "./restore-command.js";
+import type { ScanFlags } from "./scan-command.js";
+import { addSelectionOptions } from "./selection-options.js";
 import { atTerminal } from "./terminal.js";
 import { addUsageOptions } from "./usage-options.js";
 import type { WizardFlags } from "./wizard.js";
+
+// Each command's module is loaded when it runs: a scan does not pay for loading what plan, apply,
+// restore or config import need (the YAML parser, the plan writer, backups), in time or memory.
 
 const NO_USAGE_SOURCES_HELP =
   "delete even though no usage source protects anything (required to delete with none)";
@@ -39,12 +41,14 @@ function program(setCode: (code: number) => void): Command {
       (v: string, p: string[] = []) => [...p, v],
     )
     .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
-    .action(async (flags: ScanFlags) => setCode(await runScan(flags)));
+    .action(async (flags: ScanFlags) => setCode(await (await import("./scan-command.js")).runScan(flags)));
 
   addSelectionOptions(
     cli.command("plan").description("decide what to delete and why; never deletes"),
     false,
-  ).action(async (flags: PurgeFlags) => setCode(await runPurge(flags, "plan")));
+  ).action(async (flags: PurgeFlags) =>
+    setCode(await (await import("./purge-command.js")).runPurge(flags, "plan")),
+  );
 
   addApplyOptions(
     addSelectionOptions(
@@ -55,7 +59,9 @@ function program(setCode: (code: number) => void): Command {
     .option("--dry-run", "only show the plan (the default)")
     .option("--apply", "delete what the plan lists")
     .option("--no-usage-sources", NO_USAGE_SOURCES_HELP)
-    .action(async (flags: PurgeFlags) => setCode(await runPurge(flags, "purge")));
+    .action(async (flags: PurgeFlags) =>
+      setCode(await (await import("./purge-command.js")).runPurge(flags, "purge")),
+    );
 
   addApplyOptions(
     addSelectionOptions(
@@ -66,7 +72,9 @@ function program(setCode: (code: number) => void): Command {
     ),
   )
     .option("--no-usage-sources", NO_USAGE_SOURCES_HELP)
-    .action(async (flags: PurgeFlags) => setCode(await runPurge({ ...flags, apply: true }, "run")));
+    .action(async (flags: PurgeFlags) =>
+      setCode(await (await import("./purge-command.js")).runPurge({ ...flags, apply: true }, "run")),
+    );
 
   addApplyOptions(
     addUsageOptions(
@@ -80,7 +88,9 @@ function program(setCode: (code: number) => void): Command {
     .option("--no-recheck", "do not read the usage sources again before deleting")
     .option("--no-usage-sources", NO_USAGE_SOURCES_HELP)
     .option("--audit-dir <dir>", "where audit records go (default audits)")
-    .action(async (planPath: string, flags: ApplyFlags) => setCode(await runApply(planPath, flags)));
+    .action(async (planPath: string, flags: ApplyFlags) =>
+      setCode(await (await import("./apply-command.js")).runApply(planPath, flags)),
+    );
 
   addRegistryOptions(cli.command("restore").description("push backed-up images back, byte for byte"))
     .requiredOption("--from <dest>", "the backup: dir:PATH, oci-archive:PATH.tar, s3://bucket/prefix")
@@ -91,14 +101,18 @@ function program(setCode: (code: number) => void): Command {
     .option("--to <registry>", "where to push (default --registry or registry.url)")
     .option("--s3-endpoint <url>", "S3-compatible endpoint for s3:// backups (path-style)")
     .addOption(new Option("--format <format>", "what to print").choices(["text", "json"]).default("text"))
-    .action(async (flags: RestoreFlags) => setCode(await runRestore(flags)));
+    .action(async (flags: RestoreFlags) =>
+      setCode(await (await import("./restore-command.js")).runRestore(flags)),
+    );
 
   addPullRequestOptions(
     addUsageOptions(
       addRegistryOptions(cli.command("doctor").description("health checks of every configured part")),
       "check",
     ),
-  ).action(async (flags: DoctorFlags) => setCode(await runDoctor(flags)));
+  ).action(async (flags: DoctorFlags) =>
+    setCode(await (await import("./doctor-command.js")).runDoctor(flags)),
+  );
 
   cli
     .command("report")
@@ -119,7 +133,9 @@ function program(setCode: (code: number) => void): Command {
     )
     .option("--config <file>", "regsweep.yaml (for audit.dir)")
     .option("--audit-dir <dir>", "where plans were kept (default audits)")
-    .action(async (flags: ReportFlags) => setCode(await runReport(flags)));
+    .action(async (flags: ReportFlags) =>
+      setCode(await (await import("./report-command.js")).runReport(flags)),
+    );
 
   cli
     .command("wizard")
@@ -139,7 +155,8 @@ function program(setCode: (code: number) => void): Command {
   config
     .command("schema")
     .description("print the JSON Schema of regsweep.yaml")
-    .action(() => {
+    .action(async () => {
+      const { configJsonSchema } = await import("../config/config-schema.js");
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
   config
@@ -159,7 +176,7 @@ function program(setCode: (code: number) => void): Command {
       "write the configuration here (never over an existing file); default stdout",
     )
     .action(async (file: string | undefined, flags: ConfigImportFlags) =>
-      setCode(await runConfigImport(file, flags)),
+      setCode(await (await import("./config-import-command.js")).runConfigImport(file, flags)),
     );
 
   completeHelp(cli);
@@ -219,7 +236,8 @@ function report(error: unknown): number {
   if (error instanceof UsageSourceError) {
     process.stderr.write("Nothing was deleted: every required usage source must load.\n");
   }
-  const code = error instanceof ZodError ? ExitCode.failure : exitCodeOf(error);
+  // By name: importing zod only to recognise its error would load it for every command.
+  const code = (error as Error)?.name === "ZodError" ? ExitCode.failure : exitCodeOf(error);
   if (code === ExitCode.failure && process.env.REGSWEEP_DEBUG) process.stderr.write(`${e?.stack ?? ""}\n`);
   return code;
 }

@@ -67,5 +67,17 @@ describe("start-up loads what the command needs", () => {
     expect(res.code, res.stderr.slice(-2000)).toBe(0);
     expect(res.loaded.some((u) => u.includes("/dist/inventory/scan.js"))).toBe(true);
     expect(res.loaded.filter((u) => HEAVY.test(u))).toEqual([]);
+    // Nor what only other commands need: each command's module loads when that command runs.
+    expect(res.loaded.filter((u) => OTHER_COMMANDS.test(u))).toEqual([]);
+  });
+
+  it("--version loads no command's module", async () => {
+    const res = await modulesLoadedBy(["--version"]);
+    expect(res.code).toBe(0);
+    expect(res.loaded.filter((u) => /\/dist\/cli\/[a-z-]+-command\.js$/.test(u))).toEqual([]);
   });
 });
+
+/** The YAML parser (config import), the plan writer, apply and backups: not a scan's business. */
+const OTHER_COMMANDS =
+  /node_modules\/yaml\/|\/dist\/(cli\/(purge|apply|restore|report|doctor|config-import)-command|pipeline\/plan-file|apply\/)/;

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { closeSync, mkdirSync, openSync, readSync } from "node:fs";
+import { appendFile, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { log } from "../log.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 import type { ManifestNode } from "./graph.js";
-import { type PackContents, packRecord, readPack, stateRecord } from "./pack.js";
+import { type PackChunk, type PackContents, packChunk, readPack } from "./pack.js";
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
@@ -99,39 +99,24 @@ export class ContentCache {
   }
 
   /**
-   * Writes bodies (then a state, if given) to a pack in one write: appended, or, with `replace`,
-   * as the whole new pack (temp file then rename, so readers never see half). Remembers for this
-   * run where each body landed.
+   * Writes a chunk to a pack in one write, off the main thread: appended where the writer knows
+   * the pack ends (`at`), or, with `at: "replace"`, as the whole new pack (temp file then rename,
+   * so readers never see half). Remembers for this run where each body landed, once it is there.
    */
-  write(
-    path: string,
-    bodies: Iterable<[Digest, Buffer]>,
-    state: Buffer | undefined,
-    replace: boolean,
-  ): number {
-    const records = [...bodies].map(([digest, body]) => ({ digest, ...packRecord(digest, body) }));
-    const chunks = records.map((r) => r.record);
-    if (state) chunks.push(stateRecord(state));
+  async write(path: string, chunk: PackChunk, at: number | "replace"): Promise<void> {
     this.ensureDir(path);
-    const target = replace ? `${path}.${process.pid}.${(this.tmpCounter++).toString(36)}.tmp` : path;
-    const fd = openSync(target, replace ? "w" : "a");
-    let offset: number;
-    const bytes = Buffer.concat(chunks);
-    try {
-      // Another process appending at the same moment makes these offsets wrong: a later read
-      // of them fails its hash check and is a miss.
-      offset = replace ? 0 : fstatSync(fd).size;
-      writeSync(fd, bytes);
-    } finally {
-      closeSync(fd);
+    if (at === "replace") {
+      const tmp = `${path}.${process.pid}.${(this.tmpCounter++).toString(36)}.tmp`;
+      await writeFile(tmp, chunk.bytes);
+      await rename(tmp, path);
+    } else {
+      await appendFile(path, chunk.bytes);
     }
-    if (replace) renameSync(target, path);
-    for (const r of records) {
-      const length = r.record.byteLength - r.bodyOffset;
-      this.storedThisRun.set(r.digest, { path, offset: offset + r.bodyOffset, length });
-      offset += r.record.byteLength;
-    }
-    return bytes.byteLength;
+    // Another process appending meanwhile makes these offsets wrong: a later read of them fails
+    // its hash check and is a miss.
+    const base = at === "replace" ? 0 : at;
+    for (const b of chunk.bodies)
+      this.storedThisRun.set(b.digest, { path, offset: base + b.offset, length: b.length });
   }
 
   private pathFor(registry: string, repository: string): string {
@@ -170,6 +155,8 @@ export class RepositoryStore {
   private readonly checked = new Set<Digest>();
   /** Bytes this run appended to the pack (whether to rewrite it is judged on them too). */
   private appended = 0;
+  /** The writes of this pack, one after another. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly cache: ContentCache,
@@ -193,7 +180,7 @@ export class RepositoryStore {
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
   }
 
-  /** Appends what is pending to the pack. */
+  /** Appends what is pending to the pack (written in the background; `close()` waits for it). */
   flush(): void {
     this.writeOut(undefined);
   }
@@ -202,10 +189,11 @@ export class RepositoryStore {
    * Appends what is pending and, when given, the repository's new state after it (bodies before
    * the state that names them: a run stopped in between leaves bodies no state needs). A pack
    * grown mostly dead (earlier states, torn appends) is rewritten with only what the new state
-   * names.
+   * names. Resolves once everything is written (or failed: a failed write only costs a future miss).
    */
-  close(state?: RepositoryState): void {
+  close(state?: RepositoryState): Promise<void> {
     this.writeOut(state);
+    return this.writing;
   }
 
   /** A body the pack holds, checked against its digest on first use (a failed one is forgotten, so it is stored again). */
@@ -221,26 +209,34 @@ export class RepositoryStore {
   }
 
   private writeOut(state: RepositoryState | undefined): void {
-    if (!this.path || (this.pending.size === 0 && !state)) return;
+    const path = this.path;
+    if (!path || (this.pending.size === 0 && !state)) return;
     const json = state ? Buffer.from(JSON.stringify(stateJson(state))) : undefined;
-    try {
-      // With a new state, the old one is dead too; rewriting costs a file, so only when most is dead.
-      const dead = this.contents.deadBytes + (json ? this.contents.stateRecordBytes : 0);
-      const total = this.contents.bytes + this.appended + this.pendingBytes + (json?.byteLength ?? 0);
-      if (json && state && dead > total / 2) {
-        const named = namedBodies(state);
-        const kept: [Digest, Buffer][] = [...this.pending].filter(([d]) => named.has(d));
-        for (const digest of [...this.contents.bodies.keys()]) {
-          const body = named.has(digest) && !this.pending.has(digest) ? this.packed(digest) : undefined;
-          if (body) kept.push([digest, body]);
-        }
-        this.cache.write(this.path, kept, json, true);
-      } else {
-        this.appended += this.cache.write(this.path, this.pending, json, false);
+    // With a new state, the old one is dead too; rewriting costs a file, so only when most is dead.
+    const dead = this.contents.deadBytes + (json ? this.contents.stateRecordBytes : 0);
+    const total = this.contents.bytes + this.appended + this.pendingBytes + (json?.byteLength ?? 0);
+    let chunk: PackChunk;
+    let at: number | "replace";
+    if (json && state && dead > total / 2) {
+      const named = namedBodies(state);
+      const kept: [Digest, Buffer][] = [...this.pending].filter(([d]) => named.has(d));
+      for (const digest of [...this.contents.bodies.keys()]) {
+        const body = named.has(digest) && !this.pending.has(digest) ? this.packed(digest) : undefined;
+        if (body) kept.push([digest, body]);
       }
-    } catch (error) {
-      log.warn({ error: (error as Error).message }, "cache write failed");
+      chunk = packChunk(kept, json);
+      at = "replace";
+    } else {
+      chunk = packChunk(this.pending, json);
+      at = this.contents.bytes + this.appended;
+      this.appended += chunk.bytes.byteLength;
     }
+    // One write after another: appends to one pack must not overtake each other.
+    this.writing = this.writing.then(() =>
+      this.cache.write(path, chunk, at).catch((error: unknown) => {
+        log.warn({ error: (error as Error).message }, "cache write failed");
+      }),
+    );
     for (const [digest, body] of this.pending) {
       this.contents.bodies.set(digest, body);
       this.checked.add(digest);

@@ -22,6 +22,27 @@ export function stateRecord(state: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${sha256Digest(state)} ${state.byteLength} state\n`, "latin1"), state]);
 }
 
+/** Records ready to write in one go: their bytes, and where each body lies within them. */
+export interface PackChunk {
+  readonly bytes: Buffer;
+  readonly bodies: readonly { readonly digest: Digest; readonly offset: number; readonly length: number }[];
+}
+
+/** Bodies, then the state if given, as one chunk (bodies first: the state names them). */
+export function packChunk(bodies: Iterable<[Digest, Buffer]>, state: Buffer | undefined): PackChunk {
+  const chunks: Buffer[] = [];
+  const placed: { digest: Digest; offset: number; length: number }[] = [];
+  let offset = 0;
+  for (const [digest, body] of bodies) {
+    const { record, bodyOffset } = packRecord(digest, body);
+    chunks.push(record);
+    placed.push({ digest, offset: offset + bodyOffset, length: body.byteLength });
+    offset += record.byteLength;
+  }
+  if (state) chunks.push(stateRecord(state));
+  return { bytes: Buffer.concat(chunks), bodies: placed };
+}
+
 export interface PackContents {
   /**
    * The bodies, as views into the bytes read, NOT yet checked: a warm scan needs few of them, and

@@ -303,7 +303,7 @@ export async function scanRepository(
     all.length === state.nodes.size &&
     all.every((n) => known.nodes.get(n.digest)?.node === n) &&
     sameTags(tagDigests, state.tags);
-  bodies.close(
+  await bodies.close(
     unchanged
       ? undefined
       : {

@@ -73,7 +73,7 @@ describe("the content cache", () => {
   const store = async (cache: ContentCache, repository: string, ...entries: [Digest, Buffer][]) => {
     const r = await cache.repository("reg", repository);
     for (const [d, b] of entries) r.put(d, b);
-    r.close();
+    await r.close();
     return r;
   };
   const open = (dir: string | undefined, repository: string) =>
@@ -114,7 +114,7 @@ describe("the content cache", () => {
     expect(again.get(d)).toBeUndefined();
     // The bad copy does not stand in the way of a good one: it is stored again, and found next time.
     again.put(d, b);
-    again.close();
+    await again.close();
     expect((await open(dir, "a")).get(d)).toEqual(b);
   });
 
@@ -125,7 +125,7 @@ describe("the content cache", () => {
       const r = await open(dir, "a");
       if (!r.get(d)) r.put(d, b);
       r.put(d, b);
-      r.close();
+      await r.close();
     }
     const pack = onlyPack(dir);
     expect(readFileSync(pack).byteLength).toBe(packRecord(d, b).record.byteLength);
@@ -168,7 +168,7 @@ describe("the content cache", () => {
     const r = await open(dir, "repo");
     expect(r.state.nodes.size).toBe(0);
     r.put(...a);
-    r.close(stateWith("v1", a));
+    await r.close(stateWith("v1", a));
     expect(readdirSync(join(dir, "repositories"))).toHaveLength(1);
     const again = await open(dir, "repo");
     expect([...again.state.tags]).toEqual([["v1", a[0]]]);
@@ -184,16 +184,16 @@ describe("the content cache", () => {
     const first = await open(dir, "repo");
     first.put(...a);
     first.put(...b);
-    first.close(stateWith("v1", a, b));
+    await first.close(stateWith("v1", a, b));
     const pack = onlyPack(dir);
     const second = await open(dir, "repo");
-    second.close(stateWith("v2", a));
+    await second.close(stateWith("v2", a));
     expect([...(await open(dir, "repo")).state.tags.keys()]).toEqual(["v2"]);
     appendFileSync(pack, stateRecord(Buffer.from(JSON.stringify(stateJsonOf("v3", a)))).subarray(0, 120));
     expect([...(await open(dir, "repo")).state.tags.keys()]).toEqual(["v2"]);
     // Each further state makes the earlier ones dead: the pack stays bounded, and only what the
     // state names survives a rewrite.
-    for (let run = 0; run < 6; run++) (await open(dir, "repo")).close(stateWith(`run${run}`, a));
+    for (let run = 0; run < 6; run++) await (await open(dir, "repo")).close(stateWith(`run${run}`, a));
     const last = await open(dir, "repo");
     expect([...last.state.tags.keys()]).toEqual(["run5"]);
     expect(last.get(a[0])).toEqual(a[1]);

@@ -8,7 +8,7 @@
  * the figures but never fail the run.
  *
  *   npx tsx bench/scan.ts [--registry synthetic|distribution|both] [--repos 50] [--per-repo 40]
- *                         [--synthetic-repos 1000] [--synthetic-per-repo 20] [--concurrency 8]
+ *                         [--synthetic-repos 4000] [--synthetic-per-repo 20] [--concurrency 8]
  *                         [--runs 1] [--skip-skopeo] [--skopeo-sample N] [--cpu-prof DIR]
  */
 import { execFileSync } from "node:child_process";
@@ -32,7 +32,7 @@ const USAGE = `usage: npx tsx bench/scan.ts [options]
   --registry WHICH         synthetic, distribution or both (default both)
   --repos N                distribution: repositories to seed (default 50)
   --per-repo N             distribution: tagged images per repository (default 40)
-  --synthetic-repos N      synthetic: repositories (default 1000)
+  --synthetic-repos N      synthetic: repositories (default 4000: 100,000 manifests)
   --synthetic-per-repo N   synthetic: tags per repository (default 20: 25 manifests with indexes and referrers)
   --no-referrers-api       synthetic: answer 404 to the referrers API (the scan falls back to tags)
   --concurrency N          requests in flight, for regsweep and the floor alike (default 8)
@@ -64,7 +64,7 @@ function parseOptions(argv: string[]): Options | undefined {
       registry: { type: "string", default: "both" },
       repos: { type: "string", default: "50" },
       "per-repo": { type: "string", default: "40" },
-      "synthetic-repos": { type: "string", default: "1000" },
+      "synthetic-repos": { type: "string", default: "4000" },
       "synthetic-per-repo": { type: "string", default: "20" },
       "no-referrers-api": { type: "boolean", default: false },
       concurrency: { type: "string", default: "8" },

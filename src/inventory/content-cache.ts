@@ -4,9 +4,10 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { log } from "../log.js";
-import { type Digest, isDigest, sha256Digest } from "../oci/digest.js";
+import { type Digest, sha256Digest } from "../oci/digest.js";
 import type { ManifestNode } from "./graph.js";
 import { type PackChunk, type PackContents, packChunk, readPack } from "./pack.js";
+import { decodeState, encodeState } from "./state-codec.js";
 
 // The callback API, promisified: fs/promises makes a FileHandle per read or write, which was 1.4%
 // of a cold scan's main-thread time at 100,000 manifests.
@@ -218,7 +219,7 @@ export class RepositoryStore {
   private writeOut(state: RepositoryState | undefined): void {
     const path = this.path;
     if (!path || (this.pending.size === 0 && !state)) return;
-    const json = state ? Buffer.from(JSON.stringify(stateJson(state))) : undefined;
+    const json = state ? Buffer.from(encodeState(state)) : undefined;
     // With a new state, the old one is dead too; rewriting costs a file, so only when most is dead.
     const dead = this.contents.deadBytes + (json ? this.contents.stateRecordBytes : 0);
     const total = this.contents.bytes + this.appended + this.pendingBytes + (json?.byteLength ?? 0);
@@ -253,27 +254,12 @@ export class RepositoryStore {
   }
 }
 
-function stateJson(state: RepositoryState) {
-  return { tags: Object.fromEntries(state.tags), nodes: Object.fromEntries(state.nodes) };
-}
-
-/** A state record not shaped as written is no state (it hashed, so only a different version wrote it). */
+/** A state record this version cannot read is no state (it hashed, so another version wrote it). */
 function parseState(bytes: Buffer | undefined): RepositoryState {
   const empty: RepositoryState = { tags: new Map(), nodes: new Map() };
   if (!bytes) return empty;
   try {
-    const json = JSON.parse(bytes.toString("utf8")) as {
-      tags?: Record<string, string>;
-      nodes?: Record<string, CachedNode>;
-    };
-    return {
-      tags: new Map(Object.entries(json.tags ?? {}).filter((e): e is [string, Digest] => isDigest(e[1]))),
-      nodes: new Map(
-        Object.entries(json.nodes ?? {}).filter(
-          (e): e is [Digest, CachedNode] => isDigest(e[0]) && e[1]?.node?.digest === e[0],
-        ),
-      ),
-    };
+    return decodeState(bytes.toString("utf8")) ?? empty;
   } catch {
     return empty;
   }

@@ -52,7 +52,8 @@ const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 export async function scanRegistry(registry: RegistryReader, options: ScanOptions): Promise<Inventory> {
   const pacer = new RepositoryPacer(options.repositoryConcurrency ?? 16, options.requestConcurrency ?? 8);
   const pending: Promise<RepositoryInventory>[] = [];
-  const withInterner = {
+  // What the repositories of one scan share: one string per digest, one answer from the referrers API.
+  const shared = {
     ...options,
     interner: options.interner ?? new Interner(),
     referrersApi: options.referrersApi ?? { answered: false },
@@ -64,7 +65,7 @@ export async function scanRegistry(registry: RegistryReader, options: ScanOption
       // A repository failed: the scan fails with it, and no more are opened.
       if (pacer.stopped) break;
       const reader = pacer.reader(registry);
-      const work = scanRepository(reader, name, withInterner);
+      const work = scanRepository(reader, name, shared);
       work.then(
         () => pacer.done(true, reader),
         () => pacer.done(false, reader),

@@ -13,6 +13,7 @@ import { ContentCache } from "../../src/inventory/content-cache.js";
 import type { OwnerSource } from "../../src/inventory/graph.js";
 import { readPack } from "../../src/inventory/pack.js";
 import { scanRegistry } from "../../src/inventory/scan.js";
+import { decodeState } from "../../src/inventory/state-codec.js";
 import { parseFilter, repositorySelected } from "../../src/policy/filter.js";
 import { connect, runCli, tempDir, uniqueRepo } from "./helpers.js";
 
@@ -125,9 +126,12 @@ describe("scan builds the manifest graph", () => {
       expect(afterMove.requests).toBe(1 + 2 + 1 + 7 + 1);
       const states = join(cacheDir, "repositories");
       const lastStates = await Promise.all(
-        (await readdir(states)).map(async (f) => readPack(await readFile(join(states, f))).state?.toString()),
+        (await readdir(states)).map(async (f) => {
+          const state = readPack(await readFile(join(states, f))).state;
+          return state ? decodeState(state.toString()) : undefined;
+        }),
       );
-      expect(lastStates.filter((t) => t?.includes(`"1":"${moved.digest}"`))).toHaveLength(1);
+      expect(lastStates.filter((t) => t?.tags.get("1") === moved.digest)).toHaveLength(1);
       const again = await scan({ label: "team" });
       expect(again.requests).toBe(1 + 2 + 1 + 7);
       expect(

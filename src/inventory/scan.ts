@@ -33,6 +33,11 @@ export interface ScanOptions {
   readonly requestConcurrency?: number;
   /** Shared by the repositories of one scan: once one got an answer, the others skip the probe. */
   readonly referrersApi?: { answered: boolean };
+  /**
+   * Where a repository leaves its cache write for the scan to wait for, so that the repository's
+   * working set is let go while its pack is still being written; absent: it waits itself.
+   */
+  readonly cacheWrites?: Promise<void>[];
   readonly onManifest?: () => void;
   readonly now?: () => Date;
   /**
@@ -57,6 +62,7 @@ export async function scanRegistry(registry: RegistryReader, options: ScanOption
     ...options,
     interner: options.interner ?? new Interner(),
     referrersApi: options.referrersApi ?? { answered: false },
+    cacheWrites: [] as Promise<void>[],
   };
   try {
     for await (const name of registry.repositories()) {
@@ -78,6 +84,8 @@ export async function scanRegistry(registry: RegistryReader, options: ScanOption
     throw error;
   }
   const repositories = (await Promise.all(pending)).sort((a, b) => a.name.localeCompare(b.name));
+  // A scan is done once what it learnt is on disk (a write that fails only costs a future miss).
+  await Promise.all(shared.cacheWrites);
   return {
     registry: registry.host,
     listsUntagged: registry.listsUntagged,
@@ -304,7 +312,7 @@ export async function scanRepository(
     all.length === state.nodes.size &&
     all.every((n) => known.nodes.get(n.digest)?.node === n) &&
     sameTags(tagDigests, state.tags);
-  await bodies.close(
+  const written = bodies.close(
     unchanged
       ? undefined
       : {
@@ -321,6 +329,8 @@ export async function scanRepository(
           ),
         },
   );
+  if (options.cacheWrites) options.cacheWrites.push(written);
+  else await written;
 
   return {
     name: repository,

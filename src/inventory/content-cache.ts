@@ -51,8 +51,8 @@ interface Stored {
  *
  * Each repository has one append-only pack holding both its bodies and its state, rather than a
  * file per body or a separate state file: creating files was the cold scan's largest cost (46% of
- * a 25,000-manifest cold scan's CPU with a file per body, and still a quarter of its system time
- * with two files per repository, more where many files were recently deleted: ext4 then searches
+ * a 25,000-manifest cold scan's CPU with a file per body, and with two files per repository still
+ * two thirds of its system time where many files had recently been deleted: ext4 then searches
  * longer for a free inode). A warm scan reads that one file; an unchanged repository writes nothing.
  */
 export class ContentCache {

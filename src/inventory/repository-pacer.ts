@@ -5,8 +5,8 @@ import type { RegistryReader } from "../registry/types.js";
  * Decides when a scan opens its next repository: only while the requests it has in flight leave
  * the transport short of work. A fixed number of open repositories either starves a slow registry
  * (a repository with one tag issues one request at a time) or, on a fast one, keeps many
- * repositories' working sets alive at once, long enough to be promoted to the old heap: a scan with
- * 16 repositories open used 1.7× the memory and 1.4× the time of one with 2.
+ * repositories' working sets alive at once, long enough to be promoted to the old heap: on 25,000
+ * manifests, 16 always open took 1.14–1.16× the time and 1.4–1.5× the peak memory of this pacing.
  *
  * A repository just opened counts as busy until it issues its first request, so that a burst of
  * catalog names does not open them all before any of them has asked for anything.

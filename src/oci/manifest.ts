@@ -57,7 +57,7 @@ export type Manifest = ImageManifest | IndexManifest;
  * Content-Type the registry sent (Docker schema 2 bodies always carry it; OCI ones may not).
  */
 export function parseManifest(body: Uint8Array | string, contentType?: string): Manifest {
-  const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
+  const text = utf8Text(body);
   return manifestFromJson(JSON.parse(text), contentType);
 }
 
@@ -78,6 +78,14 @@ export function manifestFromJson(json: unknown, contentType?: string): Manifest 
   }
   if (!raw.config) throw new Error(`manifest of type ${mediaType} has no config`);
   return { kind: "image", mediaType, config: raw.config, layers: raw.layers ?? [], ...extra };
+}
+
+/** A body as text, without copying it first (Buffer.from(buffer) copies, and every body is read). */
+function utf8Text(body: Uint8Array | string): string {
+  if (typeof body === "string") return body;
+  return (Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)).toString(
+    "utf8",
+  );
 }
 
 type RawManifest = z.infer<typeof rawManifestSchema>;
@@ -200,7 +208,7 @@ function whatIsWrong(error: unknown): string {
 /** The image config's `created` time; zero or unparsable times (cosign writes year 1) count as unknown. */
 export function configCreated(body: Uint8Array | string): Date | undefined {
   try {
-    const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
+    const text = utf8Text(body);
     // configSchema, written out: an object whose `created`, if any, is a string.
     const json: unknown = JSON.parse(text);
     if (!isObject(json)) return undefined;
@@ -226,7 +234,7 @@ const labelsSchema = z
 /** The image config's `config.Labels` value for `key`, when it is a non-empty string. */
 export function configLabel(body: Uint8Array | string, key: string): string | undefined {
   try {
-    const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
+    const text = utf8Text(body);
     const value = labelsSchema.parse(JSON.parse(text)).config?.Labels?.[key];
     return typeof value === "string" && value !== "" ? value : undefined;
   } catch {

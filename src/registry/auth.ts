@@ -59,6 +59,8 @@ export class Authenticator {
   private mode: "none" | "basic" | "bearer" = "none";
   private bearerChallenge: Challenge | undefined;
   private readonly tokens = new Map<string, Promise<CachedToken>>();
+  /** The tokens of `tokens` that have arrived: read without awaiting, as every request asks. */
+  private readonly arrived = new Map<string, CachedToken>();
 
   constructor(
     private readonly transport: HttpTransport,
@@ -70,11 +72,13 @@ export class Authenticator {
   async header(scope: string): Promise<string | undefined> {
     if (this.mode === "basic") return await this.basicHeader();
     if (this.mode !== "bearer") return undefined;
+    const ready = this.arrived.get(scope);
+    if (ready && ready.expiresAt > this.now()) return ready.header;
     const cached = this.tokens.get(scope);
     if (cached) {
       const token = await cached.catch(() => undefined);
       if (token && token.expiresAt > this.now()) return token.header;
-      this.tokens.delete(scope);
+      this.forget(scope);
     }
     return (await this.fetchToken(scope)).header;
   }
@@ -99,7 +103,7 @@ export class Authenticator {
     this.bearerChallenge = challenge;
     if (alreadyHadToken) {
       // A token we hold was refused: fetch one fresh token, then give up.
-      this.tokens.delete(scope);
+      this.forget(scope);
       return !wwwAuthenticate?.includes('error="insufficient_scope"');
     }
     return true;
@@ -129,8 +133,22 @@ export class Authenticator {
   private fetchToken(scope: string): Promise<CachedToken> {
     const pending = this.requestToken(scope);
     this.tokens.set(scope, pending);
-    pending.catch(() => this.tokens.delete(scope));
+    this.arrived.delete(scope);
+    pending.then(
+      (token) => {
+        // A token refused (forgotten) or replaced while it was on its way is not the current one.
+        if (this.tokens.get(scope) === pending) this.arrived.set(scope, token);
+      },
+      () => {
+        if (this.tokens.get(scope) === pending) this.forget(scope);
+      },
+    );
     return pending;
+  }
+
+  private forget(scope: string): void {
+    this.tokens.delete(scope);
+    this.arrived.delete(scope);
   }
 
   private async requestToken(scope: string): Promise<CachedToken> {

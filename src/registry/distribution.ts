@@ -381,10 +381,10 @@ export class DistributionRegistry implements Registry {
   ): Promise<HttpResponse | StreamingResponse> {
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.auth.header(scope);
-      const res = await sendOnce({
-        ...req,
-        headers: { ...req.headers, ...(authorization ? { authorization } : {}) },
-      });
+      // Copied only to add the credentials: an anonymous registry's requests go as they are.
+      const res = await sendOnce(
+        authorization ? { ...req, headers: { ...req.headers, authorization } } : req,
+      );
       if (res.status !== 401 || attempt >= 2) return res;
       if (!(await this.auth.onUnauthorized(res.headers["www-authenticate"], scope, authorization)))
         return res;

@@ -135,9 +135,12 @@ export class HttpTransport {
     }
   }
 
-  async send(req: HttpRequest): Promise<HttpResponse> {
-    return this.sendWith(req, (r, signal) => this.once(r, signal)) as Promise<HttpResponse>;
+  send(req: HttpRequest): Promise<HttpResponse> {
+    return this.sendWith(req, this.bufferedOnce) as Promise<HttpResponse>;
   }
+
+  /** One attempt, the answer read whole: made once, not a closure per request. */
+  private readonly bufferedOnce = (req: HttpRequest, signal: AbortSignal) => this.once(req, signal);
 
   /**
    * Like send, but a 2xx body is handed over as a stream instead of being read into memory

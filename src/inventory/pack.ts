@@ -13,8 +13,12 @@ const MAX_HEADER = 7 + 64 + 1 + 10 + 6 + 1;
 
 /** One body record: its header and the body. */
 export function packRecord(digest: Digest, body: Uint8Array): { record: Buffer; bodyOffset: number } {
-  const header = Buffer.from(`${digest} ${body.byteLength}\n`, "latin1");
+  const header = recordHeader(digest, body);
   return { record: Buffer.concat([header, body]), bodyOffset: header.byteLength };
+}
+
+function recordHeader(digest: Digest, body: Uint8Array): Buffer {
+  return Buffer.from(`${digest} ${body.byteLength}\n`, "latin1");
 }
 
 /** One state record: the state's bytes after a header that names their hash. */
@@ -34,10 +38,11 @@ export function packChunk(bodies: Iterable<[Digest, Buffer]>, state: Buffer | un
   const placed: { digest: Digest; offset: number; length: number }[] = [];
   let offset = 0;
   for (const [digest, body] of bodies) {
-    const { record, bodyOffset } = packRecord(digest, body);
-    chunks.push(record);
-    placed.push({ digest, offset: offset + bodyOffset, length: body.byteLength });
-    offset += record.byteLength;
+    // Header and body go into the one concat below: a record of its own would copy every body twice.
+    const header = recordHeader(digest, body);
+    chunks.push(header, body);
+    placed.push({ digest, offset: offset + header.byteLength, length: body.byteLength });
+    offset += header.byteLength + body.byteLength;
   }
   if (state) chunks.push(stateRecord(state));
   return { bytes: Buffer.concat(chunks), bodies: placed };

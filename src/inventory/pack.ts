@@ -11,12 +11,7 @@ const HEADER_RE = /^sha256:[a-f0-9]{64} \d{1,10}( state)?\n/;
 /** `sha256:` + 64 hex + space + up to 10 digits + ` state` + newline. */
 const MAX_HEADER = 7 + 64 + 1 + 10 + 6 + 1;
 
-/** One body record: its header and the body. */
-export function packRecord(digest: Digest, body: Uint8Array): { record: Buffer; bodyOffset: number } {
-  const header = recordHeader(digest, body);
-  return { record: Buffer.concat([header, body]), bodyOffset: header.byteLength };
-}
-
+/** A body record's header line. */
 function recordHeader(digest: Digest, body: Uint8Array): Buffer {
   return Buffer.from(`${digest} ${body.byteLength}\n`, "latin1");
 }

@@ -51,6 +51,12 @@ interface CachedToken {
   readonly expiresAt: number;
 }
 
+/** A token asked for one scope; `arrived` once it has (a refused or replaced entry leaves the map). */
+interface TokenEntry {
+  readonly pending: Promise<CachedToken>;
+  arrived?: CachedToken;
+}
+
 /**
  * Answers registry auth challenges: Basic with the given credentials, or the Docker token
  * protocol (a token per scope, cached until shortly before it expires).
@@ -58,9 +64,7 @@ interface CachedToken {
 export class Authenticator {
   private mode: "none" | "basic" | "bearer" = "none";
   private bearerChallenge: Challenge | undefined;
-  private readonly tokens = new Map<string, Promise<CachedToken>>();
-  /** The tokens of `tokens` that have arrived: read without awaiting, as every request asks. */
-  private readonly arrived = new Map<string, CachedToken>();
+  private readonly tokens = new Map<string, TokenEntry>();
 
   constructor(
     private readonly transport: HttpTransport,
@@ -72,13 +76,12 @@ export class Authenticator {
   async header(scope: string): Promise<string | undefined> {
     if (this.mode === "basic") return await this.basicHeader();
     if (this.mode !== "bearer") return undefined;
-    const ready = this.arrived.get(scope);
-    if (ready && ready.expiresAt > this.now()) return ready.header;
-    const cached = this.tokens.get(scope);
-    if (cached) {
-      const token = await cached.catch(() => undefined);
+    const entry = this.tokens.get(scope);
+    if (entry) {
+      // Every request asks: a token that has arrived is read without awaiting its promise.
+      const token = entry.arrived ?? (await entry.pending.catch(() => undefined));
       if (token && token.expiresAt > this.now()) return token.header;
-      this.forget(scope);
+      if (this.tokens.get(scope) === entry) this.tokens.delete(scope);
     }
     return (await this.fetchToken(scope)).header;
   }
@@ -103,7 +106,7 @@ export class Authenticator {
     this.bearerChallenge = challenge;
     if (alreadyHadToken) {
       // A token we hold was refused: fetch one fresh token, then give up.
-      this.forget(scope);
+      this.tokens.delete(scope);
       return !wwwAuthenticate?.includes('error="insufficient_scope"');
     }
     return true;
@@ -131,24 +134,17 @@ export class Authenticator {
   }
 
   private fetchToken(scope: string): Promise<CachedToken> {
-    const pending = this.requestToken(scope);
-    this.tokens.set(scope, pending);
-    this.arrived.delete(scope);
-    pending.then(
+    const entry: TokenEntry = { pending: this.requestToken(scope) };
+    this.tokens.set(scope, entry);
+    entry.pending.then(
       (token) => {
-        // A token refused (forgotten) or replaced while it was on its way is not the current one.
-        if (this.tokens.get(scope) === pending) this.arrived.set(scope, token);
+        entry.arrived = token;
       },
       () => {
-        if (this.tokens.get(scope) === pending) this.forget(scope);
+        if (this.tokens.get(scope) === entry) this.tokens.delete(scope);
       },
     );
-    return pending;
-  }
-
-  private forget(scope: string): void {
-    this.tokens.delete(scope);
-    this.arrived.delete(scope);
+    return entry.pending;
   }
 
   private async requestToken(scope: string): Promise<CachedToken> {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ContentCache, type RepositoryState } from "../../src/inventory/content-cache.js";
-import { packRecord, readPack, stateRecord } from "../../src/inventory/pack.js";
+import { packChunk, readPack, stateRecord } from "../../src/inventory/pack.js";
 import { type Digest, sha256Digest } from "../../src/oci/digest.js";
 
 const body = (text: string) => Buffer.from(JSON.stringify({ schemaVersion: 2, text }));
@@ -12,8 +12,7 @@ const entry = (text: string): [Digest, Buffer] => {
   const b = body(text);
   return [sha256Digest(b), b];
 };
-const packOf = (...entries: [Digest, Buffer][]) =>
-  Buffer.concat(entries.map(([d, b]) => packRecord(d, b).record));
+const packOf = (...entries: [Digest, Buffer][]) => packChunk(entries, undefined).bytes;
 const stateOf = (text: string) => stateRecord(Buffer.from(JSON.stringify({ text })));
 
 describe("packs of bodies", () => {
@@ -128,7 +127,7 @@ describe("the content cache", () => {
       await r.close();
     }
     const pack = onlyPack(dir);
-    expect(readFileSync(pack).byteLength).toBe(packRecord(d, b).record.byteLength);
+    expect(readFileSync(pack).byteLength).toBe(packChunk([[d, b]], undefined).bytes.byteLength);
     appendFileSync(pack, "garbage after a killed run");
     const [d2, b2] = entry("after garbage");
     await store(new ContentCache(dir), "a", [d2, b2]);

@@ -1,7 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { Command } from "commander";
-import { Option } from "commander";
 import { writeAudit } from "../apply/audit.js";
 import { loadConfig } from "../config/load-config.js";
 import { UsageError } from "../errors.js";
@@ -19,17 +17,11 @@ import { mongoRecordCleaner } from "../usage/record-cleaner.js";
 import { setAsideNote } from "../usage/set-aside-note.js";
 import { runApplyInTerminal } from "./apply-run.js";
 import { printWarnings } from "./print-events.js";
-import { addPullRequestOptions, type PullRequestFlags, pullRequestSpec } from "./pull-request-options.js";
-import {
-  addRegistryOptions,
-  openRegistryFromFlags,
-  positiveInt,
-  type RegistryFlags,
-  withConfig,
-} from "./registry-options.js";
+import { type PullRequestFlags, pullRequestSpec } from "./pull-request-options.js";
+import { openRegistryFromFlags, type RegistryFlags, withConfig } from "./registry-options.js";
 import { identityOf, redactedConfiguration } from "./run-record.js";
 import { readStdinOnce } from "./stdin.js";
-import { addUsageOptions, aliasesOf, type UsageFlags, usageSourcesOf, usageSpec } from "./usage-options.js";
+import { aliasesOf, type UsageFlags, usageSourcesOf, usageSpec } from "./usage-options.js";
 
 export interface PurgeFlags extends RegistryFlags, UsageFlags, PullRequestFlags {
   filter?: string[];

@@ -155,6 +155,7 @@ const log = (line = "") => process.stdout.write(`${line}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+const bytes = (b: number | undefined) => (b === undefined ? "-" : `${int(b)} B`);
 const ratio = (r: number) => `${r.toFixed(2)}×`;
 const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
 
@@ -416,7 +417,7 @@ function summary(all: readonly Figures[]): void {
       ratio(f.warm.ms / f.floorWarm.ms),
       ratio(f.warm.ms / f.floorWarmHead.ms),
       `${int(((f.cold.maxRssKiB - f.node.maxRssKiB) * 1024) / f.target.manifests)} B`,
-      ((slope) => (slope === undefined ? "-" : `${int(slope)} B`))(marginalBytes(f)),
+      bytes(marginalBytes(f)),
       loads(f.loadBefore),
     ]);
   }
@@ -429,7 +430,8 @@ function report(f: Figures): void {
   const perManifest = (requests: number | undefined) =>
     requests === undefined ? "-" : (requests / manifests).toFixed(2);
   const aboveNode = (r: ChildResult) => r.maxRssKiB - node.maxRssKiB;
-  const bytesPerManifest = (r: ChildResult) => (aboveNode(r) * 1024) / manifests;
+  /** Per manifest of that scan's own count (a fifth's row divides by the fifth's manifests). */
+  const bytesPerManifest = (r: ScanRun) => (aboveNode(r) * 1024) / r.manifests;
 
   log();
   log(
@@ -458,7 +460,7 @@ function report(f: Figures): void {
     r.requests === undefined ? "-" : (r.requests / r.manifests).toFixed(2),
     mib(r.maxRssKiB),
     mib(aboveNode(r)),
-    `${int((aboveNode(r) * 1024) / r.manifests)} B`,
+    bytes(bytesPerManifest(r)),
   ];
   const floorRow = (label: string, r: FloorResult) => [
     label,
@@ -543,7 +545,7 @@ function report(f: Figures): void {
     const b = bytesPerManifest(r);
     targetRows.push([
       label,
-      `${int(b)} B`,
+      bytes(b),
       `≤ ${int(TARGET.bytesPerManifest)} B`,
       verdict(b <= TARGET.bytesPerManifest),
     ]);
@@ -551,7 +553,7 @@ function report(f: Figures): void {
   const slope = marginalBytes(f);
   targetRows.push([
     `  same, per further manifest (${FIFTH_FILTER} → all)`,
-    slope === undefined ? "-" : `${int(slope)} B`,
+    bytes(slope),
     `≤ ${int(TARGET.bytesPerManifest)} B`,
     slope === undefined ? "" : verdict(slope <= TARGET.bytesPerManifest),
   ]);
